@@ -1,0 +1,30 @@
+"""The `nfc` command: thin click commands over the nfcodec Python API (one module per command)."""
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .common import NfcGroup
+from .decode import decode_command
+from .encode import encode_command
+from .info import info_command
+
+
+@click.group(cls=NfcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nfc")
+@click.option("--traceback", is_flag=True, hidden=True, help="Re-raise errors (for debugging).")
+@click.pass_context
+def main(ctx: click.Context, traceback: bool) -> None:
+    """nfcodec: store images as progressive neural fields in streamable .nff files.
+
+    \b
+    nfc encode img.png -o img.nff         fit a field, write the file
+    nfc decode img.nff --width 1 -o p.png  decode a preview from the first stage
+    nfc info img.nff                      header and chunk table
+    """
+    ctx.obj = {"traceback": traceback}
+
+
+main.add_command(encode_command)
+main.add_command(decode_command)
+main.add_command(info_command)

@@ -1,0 +1,68 @@
+"""What every command shares: the error-to-exit-status wrapper, JSON output, option bundles."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+import click
+
+from ..errors import ExitStatus, NfcError
+
+
+class NfcGroup(click.Group):
+    """Runs a command and turns every failure into one line on stderr and an exit status.
+
+    NfcError subclasses carry their status (1 data, 2 usage); anything else is reported as an
+    internal error (status 1). `nfc --traceback ...` re-raises instead, for debugging.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except NfcError as exc:
+            if ctx.obj and ctx.obj.get("traceback"):
+                raise
+            click.echo(f"nfc: error: {exc}", err=True)
+            ctx.exit(int(exc.exit_status))
+        except KeyboardInterrupt:
+            click.echo("nfc: interrupted", err=True)
+            ctx.exit(int(ExitStatus.INTERRUPTED))
+        except MemoryError:
+            click.echo("nfc: error: out of memory", err=True)
+            ctx.exit(int(ExitStatus.DATA_ERROR))
+        except Exception as exc:  # never a traceback for users; --traceback shows it
+            if ctx.obj and ctx.obj.get("traceback"):
+                raise
+            click.echo(f"nfc: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)", err=True)
+            ctx.exit(int(ExitStatus.DATA_ERROR))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(obj: dict[str, Any]) -> None:
+    """One JSON object on stdout (machine output only; messages go to stderr)."""
+    click.echo(json.dumps({"schema_version": 1, **_clean(obj)}, sort_keys=False))
+
+
+def note(message: str) -> None:
+    click.echo(f"nfc: {message}", err=True)
+
+
+def json_option(f: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

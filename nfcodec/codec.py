@@ -1,0 +1,325 @@
+"""The image codec: signal -> transform -> progressive field -> quantised stages -> `.nff`, and back.
+
+This is the Python API behind `nfc encode`, `nfc decode` and `nfc info`; the CLI only parses
+arguments and formats what these functions return.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__, container
+from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
+from .fsutil import atomic_write, check_output_path
+from .metrics import psnr
+from .progress import SILENT, Progress
+from .registry import FIELDS, MODALITIES
+from .signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
+from .train import StageFit, TrainConfig, fit_progressive, predict
+from .transforms import Identity, transform_from_header
+
+# Per-architecture defaults; `nfc encode --help` documents them.
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "siren": {"lr": 1e-3, "dtype": "f16", "base_width": 30, "hidden_layers": 4},
+}
+
+
+@dataclass
+class EncodeConfig:
+    arch: str = "siren"
+    stages: int = 4
+    widths: tuple[int, ...] | None = None  # explicit stage widths; default: the arch's rule
+    steps: int = 300  # training steps per stage
+    lr: float | None = None
+    batch_size: int = 1 << 15
+    seed: int = 0
+    dtype: str | None = None  # parameter storage: f32, f16, q16, q8
+    target_psnr: float | None = None
+    compression: str = "zstd"
+
+
+@dataclass
+class StageReport:
+    index: int
+    width: int
+    params: int  # parameters decoded at this width (stages 1..k)
+    new_params: int
+    bytes: int  # size of this stage's chunk, framing included
+    prefix_bytes: int  # bytes from the start of the file through this stage
+    psnr: float  # dB of the decoded stage against the input
+    steps: int
+    seconds: float
+
+
+@dataclass
+class EncodeResult:
+    data: bytes = field(repr=False)
+    modality: str
+    arch: str
+    transform: dict[str, Any]
+    stages: list[StageReport]
+    seconds: float
+    pixels: int
+    output: str | None = None
+
+    @property
+    def bpp(self) -> float:
+        return len(self.data) * 8 / self.pixels
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "bytes": len(self.data),
+            "bpp": round(self.bpp, 5),
+            "modality": self.modality,
+            "arch": self.arch,
+            "transform": {"id": self.transform["id"], "name": self.transform["name"]},
+            "seconds": round(self.seconds, 3),
+            "stages": [asdict(s) | {"psnr": round(s.psnr, 4), "seconds": round(s.seconds, 3)} for s in self.stages],
+        }
+
+
+def _build_field(arch: str, widths: tuple[int, ...], in_dim: int, out_dim: int) -> Any:
+    field_cls = FIELDS.by_name(arch).load()
+    defaults = ARCH_DEFAULTS[arch]
+    if arch == "siren":
+        return field_cls(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=defaults["hidden_layers"])
+    raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
+
+
+def default_widths(arch: str, stages: int, in_dim: int, out_dim: int) -> tuple[int, ...]:
+    if arch == "siren":
+        from .fields.siren import matched_widths
+
+        d = ARCH_DEFAULTS["siren"]
+        return matched_widths(stages, d["base_width"], in_dim, out_dim, d["hidden_layers"])
+    raise UnknownCodecId(f"unknown field architecture {arch!r}")
+
+
+def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
+    """Fit a progressive field to an image and return the `.nff` bytes with per-stage reports."""
+    config = config or EncodeConfig()
+    if config.arch not in ARCH_DEFAULTS:
+        raise UsageError(f"unknown architecture {config.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})")
+    if not 1 <= config.stages <= container.limits_max_stages():
+        raise UsageError(f"--stages must be between 1 and {container.limits_max_stages()}")
+    if config.steps < 1:
+        raise UsageError("--steps must be at least 1")
+    defaults = ARCH_DEFAULTS[config.arch]
+    dtype = config.dtype or defaults["dtype"]
+    start = time.perf_counter()
+    transform = Identity()
+    widths = tuple(config.widths) if config.widths else default_widths(config.arch, config.stages, 2, signal.channels)
+    field_model = _build_field(config.arch, widths, 2, signal.channels)
+    coords = torch.from_numpy(pixel_coords(signal.height, signal.width))
+    target = transform.forward(signal.values())
+    values = torch.from_numpy(np.ascontiguousarray(target))
+    geometry = ImageGeometry(signal.height, signal.width, signal.channels, signal.bit_depth)
+    train_config = TrainConfig(
+        steps=config.steps,
+        lr=config.lr or defaults["lr"],
+        batch_size=config.batch_size,
+        seed=config.seed,
+        target_psnr=config.target_psnr,
+    )
+    encoded: list[container.EncodedStage] = []
+    fits: list[StageFit] = []
+    quality: list[float] = []
+
+    def finalise(stage: int, fit: StageFit) -> None:
+        # Quantise what this stage added and snap the field to the stored values: later stages
+        # train against exactly what a decoder reconstructs, and the PSNR below is the file's.
+        tensors = field_model.stage_tensors(stage)
+        data = container.StageData(widths[stage - 1], [(n, v, dtype) for n, v in tensors.items()])
+        enc = container.encode_stage(data, config.compression)
+        field_model.load_stage_tensors(stage, enc.decoded)
+        decoded = geometry.to_pixels(transform.inverse(predict(field_model, coords, stage).numpy()))
+        quality.append(psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1))
+        progress.message(
+            f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, {fit.seconds:.1f} s, {quality[-1]:.2f} dB decoded"
+        )
+        encoded.append(enc)
+        fits.append(fit)
+
+    fit_progressive(
+        field_model, coords, values, train_config, on_stage_end=finalise, progress=progress,
+        initial_bias=values.mean(dim=0),
+    )
+    data = container.assemble(
+        modality="image",
+        signal=signal.description(),
+        transform=transform.describe(),
+        field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": field_model.config()},
+        stages=encoded,
+        compression=config.compression,
+        encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": config.steps},
+    )
+    header = container.read_header(data)
+    reports = []
+    for k, (spec, fit) in enumerate(zip(header.stages, fits), start=1):
+        reports.append(
+            StageReport(
+                index=k,
+                width=spec.width,
+                params=header.params_at(k),
+                new_params=spec.new_params,
+                bytes=spec.chunk.length + container.CHUNK_OVERHEAD,
+                prefix_bytes=header.prefix_bytes(k),
+                psnr=quality[k - 1],
+                steps=fit.steps,
+                seconds=fit.seconds,
+            )
+        )
+    return EncodeResult(data, "image", config.arch, transform.describe(), reports, time.perf_counter() - start, signal.num_points)
+
+
+def encode(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike | None = None,
+    config: EncodeConfig | None = None,
+    progress: Progress = SILENT,
+) -> EncodeResult:
+    """Encode an image file to `.nff` (default: beside the input); the output appears atomically."""
+    output = Path(output_path) if output_path else Path(input_path).with_suffix(".nff")
+    check_output_path(output)  # fail before minutes of training, not after
+    result = encode_image(read_image(input_path), config, progress)
+    atomic_write(output, result.data)
+    result.output = str(output)
+    return result
+
+
+# ---- decoding ----------------------------------------------------------------------------
+
+
+@dataclass
+class DecodeResult:
+    pixels: np.ndarray  # [H, W, C] uint8 / uint16
+    width: int  # stages decoded
+    widths_available: int
+    stages_total: int
+    complete: bool
+    output: str | None = None
+    note: str | None = None  # e.g. "truncated file: decoded width 2 of 4"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "width": self.width,
+            "widths_available": self.widths_available,
+            "stages_total": self.stages_total,
+            "complete": self.complete,
+            "shape": list(self.pixels.shape),
+        }
+
+
+def _field_from_header(header: container.Header) -> Any:
+    arch = header.field["arch"]
+    entry = FIELDS.by_name(arch)
+    if header.field.get("id", entry.id) != entry.id:
+        raise UnknownCodecId(f"field id {header.field.get('id')} does not match architecture {arch!r}")
+    field_cls = entry.load()
+    config = field_cls.validate_config(header.field["config"])
+    widths = tuple(s.width for s in header.stages)
+    # Every stage must declare exactly the tensors the field expects, before we allocate it.
+    for stage in header.stages:
+        expected = field_cls.stage_shapes(widths, config, stage.index)
+        declared = {t.name: t.shape for t in stage.tensors}
+        if declared != {k: tuple(v) for k, v in expected.items()}:
+            raise InvalidPayload(f"stage {stage.index}: tensors do not match a {arch} of widths {list(widths)}")
+    return field_cls.from_config(widths, config)
+
+
+def decode_bytes(data: bytes | bytearray | memoryview, width: int | None = None, strict: bool = False) -> DecodeResult:
+    """Decode `.nff` bytes (a whole file or a prefix) at `width` stages (default: all present)."""
+    nff = container.read(data, strict=strict)
+    header = nff.header
+    MODALITIES.by_name(header.modality)
+    if header.modality != "image":
+        raise UnknownCodecId(f"modality {header.modality!r} cannot be decoded by this version")
+    geometry = ImageGeometry.from_description(header.signal)
+    transform = transform_from_header(header.transform)
+    field_model = _field_from_header(header)
+    if field_model.in_dim != 2 or field_model.out_dim != geometry.channels:
+        raise InvalidHeader("header: field dimensions do not match the image")
+    available, total = nff.stages_available, nff.stages_total
+    if available == 0:
+        raise TruncatedFile(f"truncated file: no complete stage (have {len(data)} of {header.file_size} bytes)")
+    note = None
+    if width is None:
+        width = available
+    elif width < 1 or width > total:
+        raise UsageError(f"width {width} is out of range: the file has {total} stage(s)")
+    elif width > available:
+        note = f"truncated file: width {width} requested, decoded width {available} (the largest complete)"
+        width = available
+    if note is None and not nff.complete:
+        note = f"truncated file: decoded width {width} of {total}"
+    for k in range(1, width + 1):
+        field_model.load_stage_tensors(k, nff.stage_tensors(k))
+    coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width))
+    values = transform.inverse(predict(field_model, coords, width).numpy())
+    return DecodeResult(geometry.to_pixels(values), width, available, total, nff.complete, note=note)
+
+
+def read_nff_bytes(path: str | os.PathLike) -> bytes:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    return path.read_bytes()
+
+
+def decode(
+    nff_path: str | os.PathLike,
+    output_path: str | os.PathLike | None = None,
+    width: int | None = None,
+    strict: bool = False,
+) -> DecodeResult:
+    """Decode a `.nff` file to a PNG (default: `<name>.decoded.png` beside it)."""
+    output = Path(output_path) if output_path else Path(nff_path).with_suffix(".decoded.png")
+    check_output_path(output)
+    result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict)
+    write_png(output, result.pixels)
+    result.output = str(output)
+    return result
+
+
+def info(data: bytes | bytearray | memoryview) -> dict[str, Any]:
+    """Header summary and chunk table of a file or prefix (no decoding of parameters)."""
+    nff = container.read(data, strict=False)
+    header = nff.header
+    present = {c.offset for c in nff.chunks}
+    stages = [
+        {
+            "index": s.index,
+            "width": s.width,
+            "offset": s.chunk.offset,
+            "length": s.chunk.length + container.CHUNK_OVERHEAD,
+            "params": header.params_at(s.index),
+            "new_params": s.new_params,
+            "present": s.chunk.offset in present,
+        }
+        for s in header.stages
+    ]
+    chunks = [{"type": container.HEADER_TYPE, "offset": len(container.SIGNATURE), "length": header.header_end - len(container.SIGNATURE), "present": True}]
+    chunks += [{"type": c.type, "offset": c.offset, "length": c.length + container.CHUNK_OVERHEAD, "present": c.offset in present} for c in header.chunks]
+    return {
+        "version": f"{header.version[0]}.{header.version[1]}",
+        "modality": header.modality,
+        "signal": dict(header.signal),
+        "transform": {"id": header.transform["id"], "name": header.transform["name"], "params": dict(header.transform.get("params", {}))},
+        "field": {"arch": header.field["arch"], "config": dict(header.field["config"])},
+        "compression": header.compression,
+        "complete": nff.complete,
+        "file_size": header.file_size,
+        "bytes_present": min(len(data), header.file_size),
+        "widths_available": nff.stages_available,
+        "stages": stages,
+        "chunks": chunks,
+        "encoder": dict(header.encoder),
+    }

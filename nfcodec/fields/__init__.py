@@ -1,0 +1,1 @@
+"""Progressive neural fields: composable parts, each growing by stages (see base.ProgressiveField)."""

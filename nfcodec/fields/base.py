@@ -1,0 +1,58 @@
+"""The contract every progressive field follows (SIREN, hash grid, ...).
+
+A field is built for a fixed list of stage widths. Stage k adds parameters; training stage k
+changes only those (`grow`, `mask_gradients`), so width k decodes from stages 1..k alone.
+The container stores, per stage, exactly the tensors `stage_tensors(k)` returns.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@runtime_checkable
+class ProgressiveField(Protocol):
+    arch: str
+    in_dim: int
+    out_dim: int
+    widths: tuple[int, ...]
+
+    def forward(self, coords: torch.Tensor, stage: int) -> torch.Tensor:
+        """coords: float32 [*batch, in_dim] in [0, 1] -> values [*batch, out_dim] at stage count `stage`."""
+
+    def grow(self, stage: int, generator: torch.Generator) -> None:
+        """Initialise the parameters stage `stage` adds (1-based), before it trains."""
+
+    def mask_gradients(self, stage: int) -> None:
+        """Zero the gradients of every entry stage `stage` may not change (call after backward)."""
+
+    def trainable_parameters(self, stage: int) -> list[torch.nn.Parameter]:
+        """Tensors that hold at least one entry trainable at `stage`."""
+
+    def stage_tensors(self, stage: int) -> dict[str, np.ndarray]:
+        """The parameters stage `stage` added, as named float32 arrays (what its chunk stores)."""
+
+    def load_stage_tensors(self, stage: int, tensors: Mapping[str, np.ndarray]) -> None:
+        """Set the parameters of stage `stage` (decoder, or snapping to quantised values)."""
+
+    def config(self) -> dict[str, Any]:
+        """Everything besides the widths that a decoder needs to rebuild the field."""
+
+
+def uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) -> None:
+    """In-place U(-bound, bound) drawn from an explicit generator (no global RNG)."""
+    with torch.no_grad():
+        tensor.uniform_(-bound, bound, generator=generator)
+
+
+def check_stage_tensors(expected: Mapping[str, tuple[int, ...]], tensors: Mapping[str, np.ndarray], stage: int) -> None:
+    """A decoder-side guard: a file's stage must hold exactly the tensors the field expects."""
+    from ..errors import InvalidPayload
+
+    if set(tensors) != set(expected):
+        raise InvalidPayload(f"stage {stage}: tensors {sorted(tensors)} do not match the field's {sorted(expected)}")
+    for name, shape in expected.items():
+        if tuple(tensors[name].shape) != tuple(shape):
+            raise InvalidPayload(f"stage {stage}: tensor {name!r} has shape {tuple(tensors[name].shape)}, expected {tuple(shape)}")

@@ -1,0 +1,44 @@
+"""Atomic output: write to a temporary file beside the target, then rename over it."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import UsageError
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output folder does not exist: {parent}")
+    if target.is_dir():
+        raise UsageError(f"output path is a folder: {target}")
+    return target
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes) -> Path:
+    """Create `path` atomically. `write` is the bytes, or a function that writes a given path.
+
+    An interrupted or failed write leaves the previous file (or nothing) in place, never a
+    partial one.
+    """
+    target = check_output_path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent or ".")
+    tmp = Path(tmp_name)
+    try:
+        if isinstance(write, (bytes, bytearray)):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(write)
+                fh.flush()
+                os.fsync(fh.fileno())
+        else:
+            os.close(fd)
+            write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

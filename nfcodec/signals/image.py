@@ -1,0 +1,148 @@
+"""Images: PNG / JPEG in, PNG out; coordinates and value normalisation (formats/nff.md, "Images").
+
+Values: an integer sample v of bit depth b maps to v / (2^b - 1) in [0, 1]; the decoder maps
+back with round(clip(y, 0, 1) * (2^b - 1)). Coordinates: pixel (row i, column j) of an HxW
+image is the point ((i + 0.5) / H, (j + 0.5) / W) in [0, 1]^2 (pixel centres).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import InputError, InvalidHeader
+from ..fsutil import atomic_write
+
+MAX_SIDE = 1 << 15
+MAX_PIXELS = 1 << 26
+COLOR_BY_CHANNELS = {1: "grey", 2: "grey+alpha", 3: "rgb", 4: "rgba"}
+
+
+@dataclass(frozen=True)
+class ImageSignal:
+    pixels: np.ndarray  # [H, W, C] uint8 or uint16
+    bit_depth: int
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.pixels.shape[2])
+
+    @property
+    def num_points(self) -> int:
+        return self.height * self.width
+
+    def values(self) -> np.ndarray:
+        """Samples normalised to [0, 1], shape [H*W, C] float32, row-major."""
+        scale = np.float32(1.0 / (2**self.bit_depth - 1))
+        return self.pixels.reshape(-1, self.channels).astype(np.float32) * scale
+
+    def description(self) -> dict[str, Any]:
+        return image_description(self.height, self.width, self.channels, self.bit_depth)
+
+
+def image_description(height: int, width: int, channels: int, bit_depth: int) -> dict[str, Any]:
+    return {
+        "shape": [height, width],
+        "channels": channels,
+        "color": COLOR_BY_CHANNELS[channels],
+        "bit_depth": bit_depth,
+        "value_range": [0, 2**bit_depth - 1],
+        "coords": "pixel-centre",
+    }
+
+
+@dataclass(frozen=True)
+class ImageGeometry:
+    """A validated image description read from a header (no pixels)."""
+
+    height: int
+    width: int
+    channels: int
+    bit_depth: int
+
+    @classmethod
+    def from_description(cls, desc: Mapping[str, Any]) -> "ImageGeometry":
+        try:
+            height, width = (int(v) for v in desc["shape"])
+            channels, bit_depth = int(desc["channels"]), int(desc["bit_depth"])
+        except (KeyError, TypeError, ValueError):
+            raise InvalidHeader("header.signal: not a valid image description") from None
+        if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
+            raise InvalidHeader(f"header.signal: image size {height}x{width} is out of bounds")
+        if channels not in COLOR_BY_CHANNELS or bit_depth not in (8, 16):
+            raise InvalidHeader("header.signal: unsupported channels or bit depth")
+        return cls(height, width, channels, bit_depth)
+
+    @property
+    def num_points(self) -> int:
+        return self.height * self.width
+
+    def to_pixels(self, values: np.ndarray) -> np.ndarray:
+        """[H*W, C] float values in [0, 1] -> [H, W, C] integers of the image's bit depth."""
+        peak = 2**self.bit_depth - 1
+        dtype = np.uint8 if self.bit_depth == 8 else np.uint16
+        ints = np.rint(np.clip(values, 0.0, 1.0) * peak).astype(dtype)
+        return ints.reshape(self.height, self.width, self.channels)
+
+
+def pixel_coords(height: int, width: int, rows: slice | None = None) -> np.ndarray:
+    """Pixel-centre coordinates in [0, 1]^2, shape [n, 2] float32, (row, column) order."""
+    rows = rows or slice(0, height)
+    r = (np.arange(height, dtype=np.float64)[rows] + 0.5) / height
+    c = (np.arange(width, dtype=np.float64) + 0.5) / width
+    grid = np.stack(np.meshgrid(r, c, indexing="ij"), axis=-1)
+    return grid.reshape(-1, 2).astype(np.float32)
+
+
+def read_image(path: str | os.PathLike) -> ImageSignal:
+    """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"empty file: {path}")
+    try:
+        pixels = np.asarray(iio.imread(path))
+    except Exception as exc:  # imageio raises many types for non-images
+        raise InputError(f"cannot read {path} as an image ({type(exc).__name__})") from None
+    if pixels.ndim == 4 and pixels.shape[0] == 1:
+        pixels = pixels[0]
+    if pixels.ndim == 4:
+        raise InputError(f"{path} holds {pixels.shape[0]} frames; encode it as a video")
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in COLOR_BY_CHANNELS:
+        raise InputError(f"{path}: unsupported image layout {pixels.shape}")
+    if pixels.dtype == np.bool_:
+        pixels = pixels.astype(np.uint8) * 255
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{path}: unsupported sample type {pixels.dtype} (8- or 16-bit integers only)")
+    height, width = pixels.shape[:2]
+    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE or height * width == 0:
+        raise InputError(f"{path}: image size {height}x{width} is out of bounds")
+    return ImageSignal(np.ascontiguousarray(pixels), 8 if pixels.dtype == np.uint8 else 16)
+
+
+def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
+    """Write a PNG atomically at the array's bit depth (uint8 -> 8-bit, uint16 -> 16-bit)."""
+    import imageio.v3 as iio
+
+    image = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+    def write(tmp: Path) -> None:
+        iio.imwrite(tmp, image, extension=".png")
+
+    return atomic_write(path, write)
