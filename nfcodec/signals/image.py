@@ -115,7 +115,8 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     if path.stat().st_size == 0:
         raise InputError(f"empty file: {path}")
     try:
-        pixels = np.asarray(iio.imread(path))
+        # Pillow (imageio's PNG backend) reduces 16-bit colour PNGs to 8 bits: read those with pypng.
+        pixels = _read_png16(path) if _is_png16(path) else np.asarray(iio.imread(path))
     except Exception as exc:  # imageio raises many types for non-images
         raise InputError(f"cannot read {path} as an image ({type(exc).__name__})") from None
     if pixels.ndim == 4 and pixels.shape[0] == 1:
@@ -136,13 +137,39 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     return ImageSignal(np.ascontiguousarray(pixels), 8 if pixels.dtype == np.uint8 else 16)
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def _is_png16(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    # IHDR data starts at byte 16: width, height (4 bytes each), then the bit depth byte
+    return len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{path}: image size {height}x{width} is out of bounds")
+    flat = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    return flat.reshape(height, width, info["planes"])
+
+
 def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
     """Write a PNG atomically at the array's bit depth (uint8 -> 8-bit, uint16 -> 16-bit)."""
-    import imageio.v3 as iio
-
-    image = pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+    height, width, channels = pixels.shape
 
     def write(tmp: Path) -> None:
-        iio.imwrite(tmp, image, extension=".png")
+        if pixels.dtype == np.uint16:
+            import png  # Pillow cannot write 16-bit colour PNGs
+
+            png.from_array(pixels.reshape(height, width * channels), PNG_MODES[channels] + ";16").save(str(tmp))
+        else:
+            import imageio.v3 as iio
+
+            iio.imwrite(tmp, pixels[:, :, 0] if channels == 1 else pixels, extension=".png")
 
     return atomic_write(path, write)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nfcodec import container
+from nfcodec.codec import EncodeConfig, decode_bytes, encode, encode_image, info
+from nfcodec.errors import NffError, TruncatedFile, UsageError
+from nfcodec.metrics import psnr
+from nfcodec.signals.image import ImageSignal, read_image
+
+TINY = EncodeConfig(widths=(3, 6, 9), stages=3, steps=8, seed=5)
+
+
+@pytest.fixture(scope="module")
+def tiny_signal(sample_pixels) -> ImageSignal:
+    return ImageSignal(np.ascontiguousarray(sample_pixels[240:252, 330:346]), 8)
+
+
+@pytest.fixture(scope="module")
+def tiny_encoded(tiny_signal):
+    return encode_image(tiny_signal, TINY)
+
+
+def test_decoded_psnr_equals_what_the_encoder_reported(tiny_signal, tiny_encoded):
+    for report in tiny_encoded.stages:
+        decoded = decode_bytes(tiny_encoded.data, width=report.index)
+        assert decoded.width == report.index
+        assert psnr(tiny_signal.pixels, decoded.pixels, 255) == report.psnr
+
+
+def test_same_seed_same_bytes(tiny_signal, tiny_encoded):
+    assert encode_image(tiny_signal, TINY).data == tiny_encoded.data
+    other = encode_image(tiny_signal, EncodeConfig(widths=(3, 6, 9), stages=3, steps=8, seed=6))
+    assert other.data != tiny_encoded.data
+
+
+def test_every_prefix_decodes_to_some_width_or_fails_cleanly(tiny_encoded):
+    data = tiny_encoded.data
+    header = container.read_header(data)
+    ends = [s.chunk.end for s in header.stages]
+    full = decode_bytes(data)
+    decoded_widths = set()
+    for n in range(len(data) + 1):
+        prefix = data[:n]
+        expected_width = sum(1 for end in ends if end <= n)
+        if expected_width == 0:
+            with pytest.raises(NffError):
+                decode_bytes(prefix)
+            continue
+        result = decode_bytes(prefix)
+        assert result.width == expected_width
+        assert result.complete == (n == len(data))
+        decoded_widths.add(result.width)
+        if n in ends:  # a prefix ending exactly at a stage decodes identically to the full file
+            assert np.array_equal(result.pixels, decode_bytes(data, width=expected_width).pixels)
+    assert decoded_widths == {1, 2, 3}
+    assert np.array_equal(decode_bytes(data[: len(data)]).pixels, full.pixels)
+
+
+def test_strict_mode_refuses_truncated_files(tiny_encoded):
+    data = tiny_encoded.data
+    with pytest.raises(TruncatedFile):
+        decode_bytes(data[:-1], strict=True)
+    assert decode_bytes(data, strict=True).complete
+
+
+def test_width_above_what_the_file_holds(tiny_encoded):
+    data = tiny_encoded.data
+    with pytest.raises(UsageError):
+        decode_bytes(data, width=4)
+    header = container.read_header(data)
+    cut = data[: header.stages[0].chunk.end + 3]
+    result = decode_bytes(cut, width=3)
+    assert result.width == 1 and "width 3 requested" in result.note
+
+
+def test_info_reports_the_chunk_table(tiny_encoded):
+    summary = info(tiny_encoded.data)
+    assert summary["complete"] and summary["modality"] == "image"
+    assert [s["width"] for s in summary["stages"]] == [3, 6, 9]
+    assert [c["type"] for c in summary["chunks"]] == ["NHDR", "NSTG", "NSTG", "NSTG", "NEND"]
+    offsets = [c["offset"] for c in summary["chunks"]]
+    lengths = [c["length"] for c in summary["chunks"]]
+    assert all(offsets[i] + lengths[i] == offsets[i + 1] for i in range(len(offsets) - 1))
+    assert offsets[-1] + lengths[-1] == len(tiny_encoded.data)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "q16", "q8"])
+def test_storage_precisions(tiny_signal, dtype):
+    result = encode_image(tiny_signal, EncodeConfig(widths=(3, 6), stages=2, steps=4, dtype=dtype))
+    decoded = decode_bytes(result.data)
+    assert psnr(tiny_signal.pixels, decoded.pixels, 255) == result.stages[-1].psnr
+
+
+def test_sixteen_bit_grey_round_trip(tmp_path: Path):
+    import imageio.v3 as iio
+
+    yy, xx = np.mgrid[0:10, 0:14]
+    grey = (30000 + 20000 * np.sin(xx / 3.0) * np.cos(yy / 4.0)).astype(np.uint16)
+    src = tmp_path / "g16.png"
+    iio.imwrite(src, grey)
+    result = encode(src, tmp_path / "g16.nff", EncodeConfig(widths=(4, 8), stages=2, steps=30))
+    signal = read_image(src)
+    assert signal.bit_depth == 16 and signal.channels == 1
+    decoded = decode_bytes(result.data)
+    assert decoded.pixels.dtype == np.uint16 and decoded.pixels.shape == (10, 14, 1)
+    assert psnr(signal.pixels, decoded.pixels, 65535) == result.stages[-1].psnr
+
+
+def test_full_sample_quality_rises_with_width_and_stage_one_decodes_from_its_prefix(tmp_path: Path):
+    """The issue's acceptance check on the bundled 768x512 photo (few steps, CPU)."""
+    from tests.conftest import SAMPLE
+
+    out = tmp_path / "sample.nff"
+    result = encode(SAMPLE, out, EncodeConfig(stages=4, steps=25, seed=0))
+    psnrs = [s.psnr for s in result.stages]
+    assert all(b > a for a, b in zip(psnrs, psnrs[1:])), psnrs
+    data = out.read_bytes()
+    cut = data[: result.stages[0].prefix_bytes]
+    preview = decode_bytes(cut)
+    assert preview.width == 1 and not preview.complete
+    assert psnr(read_image(SAMPLE).pixels, preview.pixels, 255) == psnrs[0]

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nfcodec.errors import UsageError
+from nfcodec.fsutil import atomic_write
+
+
+def test_failed_write_leaves_previous_file_and_no_temp(tmp_path: Path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+
+    def broken(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, broken)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_bytes_write_and_missing_folder(tmp_path: Path):
+    atomic_write(tmp_path / "a.bin", b"data")
+    assert (tmp_path / "a.bin").read_bytes() == b"data"
+    with pytest.raises(UsageError):
+        atomic_write(tmp_path / "missing" / "a.bin", b"x")
