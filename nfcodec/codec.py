@@ -26,7 +26,18 @@ from .transforms import Identity, transform_from_header
 
 # Per-architecture defaults; `nfc encode --help` documents them.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "siren": {"lr": 1e-3, "dtype": "f16", "base_width": 30, "hidden_layers": 4},
+    "siren": {"lr": 1e-3, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4},
+    "grid": {
+        "lr": 1e-2,
+        "dtype": {"table": "q8", "*": "f16"},
+        "n_levels": 16,
+        "n_features": 2,
+        "log2_hashmap_size": 16,
+        "base_resolution": 16,
+        "max_resolution_fraction": 1.0,  # finest level spans the image's longer side
+        "mlp_width": 64,
+        "hidden_layers": 2,
+    },
 }
 
 
@@ -85,21 +96,43 @@ class EncodeResult:
         }
 
 
-def _build_field(arch: str, widths: tuple[int, ...], in_dim: int, out_dim: int) -> Any:
+def _build_field(config: "EncodeConfig", shape: tuple[int, ...], out_dim: int) -> Any:
+    """The field an encode trains: architecture defaults, the stage split, the signal's size."""
+    arch, stages = config.arch, config.stages
     field_cls = FIELDS.by_name(arch).load()
-    defaults = ARCH_DEFAULTS[arch]
-    if arch == "siren":
-        return field_cls(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=defaults["hidden_layers"])
-    raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
-
-
-def default_widths(arch: str, stages: int, in_dim: int, out_dim: int) -> tuple[int, ...]:
+    d = ARCH_DEFAULTS[arch]
+    in_dim = len(shape)
     if arch == "siren":
         from .fields.siren import matched_widths
 
-        d = ARCH_DEFAULTS["siren"]
-        return matched_widths(stages, d["base_width"], in_dim, out_dim, d["hidden_layers"])
-    raise UnknownCodecId(f"unknown field architecture {arch!r}")
+        widths = tuple(config.widths) if config.widths else matched_widths(stages, d["base_width"], in_dim, out_dim, d["hidden_layers"])
+        return field_cls(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
+    if arch == "grid":
+        from .fields.grid_layout import GridConfig
+
+        n_levels = config.widths[-1] if config.widths else d["n_levels"]
+        if not 1 <= stages <= n_levels:
+            raise UsageError(f"a grid of {n_levels} levels supports 1..{n_levels} stages")
+        # Stage k owns an equal share of the levels (coarse first) and of the MLP width.
+        widths = tuple(config.widths) if config.widths else tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
+        mlp = tuple(max(1, round(d["mlp_width"] * k / stages)) for k in range(1, stages + 1))
+        max_res = max(shape) * d["max_resolution_fraction"]
+        grid = GridConfig(
+            in_dim, n_levels, d["n_features"], d["log2_hashmap_size"], d["base_resolution"],
+            GridConfig.scale_for(n_levels, d["base_resolution"], max(max_res, d["base_resolution"])),
+        )
+        return field_cls(widths, mlp, grid, out_dim, d["hidden_layers"])
+    raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
+
+
+def _storage_dtype(dtypes: Any, tensor_name: str) -> str:
+    """Per-tensor storage precision: a single dtype, or a map of name prefix -> dtype ("*" default)."""
+    if isinstance(dtypes, str):
+        return dtypes
+    for prefix, dtype in dtypes.items():
+        if prefix != "*" and tensor_name.startswith(prefix):
+            return dtype
+    return dtypes["*"]
 
 
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
@@ -115,8 +148,8 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     dtype = config.dtype or defaults["dtype"]
     start = time.perf_counter()
     transform = Identity()
-    widths = tuple(config.widths) if config.widths else default_widths(config.arch, config.stages, 2, signal.channels)
-    field_model = _build_field(config.arch, widths, 2, signal.channels)
+    field_model = _build_field(config, (signal.height, signal.width), signal.channels)
+    widths = field_model.widths
     coords = torch.from_numpy(pixel_coords(signal.height, signal.width))
     target = transform.forward(signal.values())
     values = torch.from_numpy(np.ascontiguousarray(target))
@@ -124,6 +157,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     train_config = TrainConfig(
         steps=config.steps,
         lr=config.lr or defaults["lr"],
+        # full batch when the signal fits, else random mini-batches
         batch_size=config.batch_size,
         seed=config.seed,
         target_psnr=config.target_psnr,
@@ -136,7 +170,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         # Quantise what this stage added and snap the field to the stored values: later stages
         # train against exactly what a decoder reconstructs, and the PSNR below is the file's.
         tensors = field_model.stage_tensors(stage)
-        data = container.StageData(widths[stage - 1], [(n, v, dtype) for n, v in tensors.items()])
+        data = container.StageData(widths[stage - 1], [(n, v, _storage_dtype(dtype, n)) for n, v in tensors.items()])
         enc = container.encode_stage(data, config.compression)
         field_model.load_stage_tensors(stage, enc.decoded)
         decoded = geometry.to_pixels(transform.inverse(predict(field_model, coords, stage).numpy()))

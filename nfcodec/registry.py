@@ -67,6 +67,7 @@ class Registry(Generic[T]):
 
 FIELDS: Registry[Any] = Registry("field architecture")
 FIELDS.register(Entry(1, "siren", "nfcodec.fields.siren:ProgressiveSiren", "progressive SIREN (Cho et al. 2022)"))
+FIELDS.register(Entry(2, "grid", "nfcodec.fields.grid:ProgressiveGrid", "progressive multiresolution hash grid + ReLU MLP (Instant-NGP layout)"))
 
 MODALITIES: Registry[Any] = Registry("modality")
 MODALITIES.register(Entry(1, "image", "nfcodec.signals.image:ImageSignal", "2-D image, grey / RGB, with optional alpha"))

@@ -22,7 +22,7 @@ from .progress import SILENT, Progress
 @dataclass
 class TrainConfig:
     steps: int = 300  # optimisation steps per stage
-    lr: float = 1e-3  # peak Adam learning rate; cosine-decayed to lr * final_lr_fraction
+    lr: float | None = None  # peak Adam learning rate (None: the field's default); cosine-decayed
     final_lr_fraction: float = 0.1
     batch_size: int = 1 << 15  # points per step; full batch when the signal has fewer points
     seed: int = 0
@@ -54,7 +54,10 @@ def fit_stage(
     progress: Progress = SILENT,
 ) -> StageFit:
     params = field.trainable_parameters(stage)
-    optimiser = torch.optim.Adam(params, lr=config.lr)
+    lr = config.lr or getattr(field, "default_lr", 1e-3)
+    optimiser = torch.optim.Adam(
+        params, lr=lr, betas=getattr(field, "adam_betas", (0.9, 0.999)), eps=getattr(field, "adam_eps", 1e-8)
+    )
     n = coords.shape[0]
     full_batch = n <= config.batch_size
     start = time.perf_counter()
@@ -66,7 +69,7 @@ def fit_stage(
         t = (step - 1) / max(config.steps - 1, 1)
         scale = config.final_lr_fraction + (1 - config.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * t))
         for group in optimiser.param_groups:
-            group["lr"] = config.lr * scale
+            group["lr"] = lr * scale
         if full_batch:
             x, y = coords, values
         else:

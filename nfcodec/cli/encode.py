@@ -24,7 +24,7 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--stages", type=click.IntRange(1, 64), default=4, show_default=True, help="Number of progressive stages (decodable widths).")
 @click.option("--widths", callback=_widths, help="Explicit stage widths, e.g. 30,69,110,151 (overrides --stages).")
 @click.option("--steps", type=click.IntRange(1), default=300, show_default=True, help="Training steps per stage.")
-@click.option("--arch", type=click.Choice(["siren"]), default="siren", show_default=True, help="Field architecture.")
+@click.option("--arch", type=click.Choice(["grid", "siren"]), default="siren", show_default=True, help="Field architecture.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate [default: per architecture].")
 @click.option("--batch-size", type=click.IntRange(1), default=1 << 15, show_default=True, help="Points per step (full batch if the signal is smaller).")
 @click.option("--dtype", type=click.Choice(["f32", "f16", "q16", "q8"]), help="Parameter storage precision [default: f16 for SIREN].")
@@ -62,4 +62,4 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
     else:
         click.echo(f"{result.output}: {len(result.data)} bytes, {result.bpp:.3f} bpp, {result.seconds:.1f} s")
         for s in result.stages:
-            click.echo(f"  width {s.index} ({s.width} units): {s.params} params, {s.prefix_bytes} bytes, {s.psnr:.2f} dB")
+            click.echo(f"  width {s.index} (stage width {s.width}): {s.params} params, {s.prefix_bytes} bytes, {s.psnr:.2f} dB")

@@ -1,0 +1,144 @@
+"""Multiresolution (hash) grid encoding with tiny-cuda-nn's parameter layout.
+
+Backends (same layout, same values; chosen per call by `select_backend`):
+* "numba": fused CPU kernels (grid_kernels.py), used on CPU when numba imports;
+* "torch": plain PyTorch on any device (int64 index math, `index_select`, autograd scatter);
+* tiny-cuda-nn itself is used through `tcnn_backend.py` on CUDA when installed.
+The numba and torch paths agree bit for bit (tests/fields/test_hashgrid.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+import os
+
+from . import grid_kernels
+from .grid_layout import PRIMES, GridConfig, GridLayout, grid_layout
+
+INIT_RANGE = 1e-4  # tiny-cuda-nn initialises tables U(-1e-4, 1e-4)
+
+
+def torch_corner_indices_weights(coords: torch.Tensor, level: int, layout: GridLayout) -> tuple[torch.Tensor, torch.Tensor]:
+    """Torch twin of grid_layout.corner_indices_weights: [N, 2^D] int64 indices (level-local)
+    and float32 weights."""
+    dim = coords.shape[-1]
+    scale = float(layout.scales[level])
+    pos = (coords.double() * scale + 0.5).float()  # == fma(scale, x, 0.5) in float32
+    grid = torch.floor(pos)
+    frac = pos - grid
+    grid = grid.long()
+    size = int(layout.sizes[level])
+    hashed = bool(layout.hashed[level])
+    res = int(layout.resolutions[level])
+    idx, weights = [], []
+    for corner in range(1 << dim):
+        acc = torch.zeros(coords.shape[:-1], dtype=torch.long, device=coords.device)
+        weight = torch.ones(coords.shape[:-1], dtype=torch.float32, device=coords.device)
+        stride = 1
+        for d in range(dim):
+            bit = corner >> d & 1
+            vertex = grid[..., d] + bit
+            weight = weight * (frac[..., d] if bit else 1.0 - frac[..., d])
+            if hashed:
+                # uint32 product: int64 wraps modulo 2^64, whose low 32 bits are the uint32 result
+                acc = acc ^ ((vertex * PRIMES[d]) & 0xFFFFFFFF)
+            else:
+                acc = acc + vertex * stride
+                stride *= res
+        idx.append(torch.remainder(acc, size))
+        weights.append(weight)
+    return torch.stack(idx, -1), torch.stack(weights, -1)
+
+
+def select_backend(device: torch.device) -> str:
+    """"numba" on CPU when available, else "torch"; NFCODEC_GRID_BACKEND=torch forces plain torch."""
+    forced = os.environ.get("NFCODEC_GRID_BACKEND", "").strip().lower()
+    if forced == "torch" or device.type != "cpu" or not grid_kernels.AVAILABLE:
+        return "torch"
+    return "numba"
+
+
+class _NumbaGrid(torch.autograd.Function):
+    """Grid features through the CPU kernels; the table gradient covers levels [lo, hi) only."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, coords: torch.Tensor, layout: GridLayout, n_levels: int, grad_levels: tuple[int, int]):  # type: ignore[override]
+        f = layout.config.n_features
+        points = coords.detach().contiguous().numpy()
+        out = np.empty((points.shape[0], n_levels * f), dtype=np.float32)
+        tables = table.detach().numpy().reshape(-1, f)
+        grid_kernels.grid_forward(points, tables, *_layout_arrays(layout), n_levels, out)
+        ctx.save_for_backward(coords)
+        ctx.layout, ctx.grad_levels, ctx.n_params = layout, grad_levels, table.numel()
+        return torch.from_numpy(out)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
+        (coords,) = ctx.saved_tensors
+        layout = ctx.layout
+        f = layout.config.n_features
+        grad = np.zeros((ctx.n_params // f, f), dtype=np.float32)
+        lo, hi = ctx.grad_levels
+        if hi > lo:
+            grid_kernels.grid_backward(
+                coords.contiguous().numpy(), grad_out.contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad
+            )
+        return torch.from_numpy(grad.reshape(-1)), None, None, None, None
+
+
+def _layout_arrays(layout: GridLayout) -> tuple[np.ndarray, ...]:
+    return layout.scales, layout.resolutions, layout.sizes, layout.offsets, layout.hashed.view(np.uint8)
+
+
+class GridEncoding(nn.Module):
+    """Features [N, n_levels * F] (level-major, as tiny-cuda-nn orders them) of points in [0, 1]^D."""
+
+    def __init__(self, config: GridConfig):
+        super().__init__()
+        self.config = config
+        self.layout = grid_layout(config)
+        self.table = nn.Parameter(torch.zeros(self.layout.n_params))
+
+    def out_dim(self, n_levels: int | None = None) -> int:
+        return (n_levels or self.config.n_levels) * self.config.n_features
+
+    def level_table(self, level: int) -> torch.Tensor:
+        """View [size_l, F] of level `level`'s entries in the flat parameter vector."""
+        f = self.config.n_features
+        lo, hi = int(self.layout.offsets[level]), int(self.layout.offsets[level + 1])
+        return self.table[lo * f : hi * f].view(hi - lo, f)
+
+    def init_levels(self, levels: range, generator: torch.Generator) -> None:
+        with torch.no_grad():
+            for level in levels:
+                self.level_table(level).uniform_(-INIT_RANGE, INIT_RANGE, generator=generator)
+
+    def forward(
+        self,
+        coords: torch.Tensor,
+        n_levels: int | None = None,
+        grad_levels: tuple[int, int] | None = None,
+        backend: str | None = None,
+    ) -> torch.Tensor:
+        """coords [N, D] in [0, 1] -> features [N, n_levels * F]. `grad_levels` limits the table
+        gradient to levels [lo, hi) (the others are frozen); default: every level used."""
+        n_levels = n_levels or self.config.n_levels
+        grad_levels = grad_levels or (0, n_levels)
+        if (backend or select_backend(coords.device)) == "numba":
+            return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels)
+        return self.torch_forward(coords, n_levels)
+
+    def torch_forward(self, coords: torch.Tensor, n_levels: int) -> torch.Tensor:
+        feats = []
+        for level in range(n_levels):
+            idx, w = torch_corner_indices_weights(coords, level, self.layout)
+            table = self.level_table(level)
+            corners = table.index_select(0, idx.reshape(-1)).view(*idx.shape, self.config.n_features)
+            # explicit corner order, as in the kernels: sum_c w_c * t_c, left to right
+            acc = corners[..., 0, :] * w[..., 0:1]
+            for c in range(1, idx.shape[-1]):
+                acc = acc + corners[..., c, :] * w[..., c : c + 1]
+            feats.append(acc)
+        return torch.cat(feats, dim=-1)

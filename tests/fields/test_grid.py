@@ -1,0 +1,141 @@
+"""Grid layout compatibility with tiny-cuda-nn (hand-computed cases), kernels, progressive rules."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nfcodec.fields import grid_kernels
+from nfcodec.fields.grid import ProgressiveGrid
+from nfcodec.fields.grid_layout import GridConfig, corner_indices_weights, grid_layout, vertex_index
+from nfcodec.fields.hashgrid import GridEncoding, torch_corner_indices_weights
+from nfcodec.fields.tcnn_compat import load_tcnn, mlp_shapes, to_tcnn
+from nfcodec.train import TrainConfig, fit_stage
+
+
+def test_level_sizes_and_offsets_dense_2d():
+    # scale_l = 2^l * 4 - 1 = 3, 7, 15 -> res 4, 8, 16 -> 16, 64, 256 entries, all dense
+    layout = grid_layout(GridConfig(in_dim=2, n_levels=3, n_features=2, log2_hashmap_size=10, base_resolution=4, per_level_scale=2.0))
+    assert layout.scales.tolist() == [3.0, 7.0, 15.0]
+    assert layout.resolutions.tolist() == [4, 8, 16]
+    assert layout.sizes.tolist() == [16, 64, 256]
+    assert layout.offsets.tolist() == [0, 16, 80, 336]
+    assert not layout.hashed.any()
+    assert layout.n_params == 672
+
+
+def test_padding_to_eight_and_the_dense_hashed_split_3d():
+    # level 0: res 3 -> 27 entries, padded to 32; level 1: res 6 -> 216 > 2^6 -> hashed, 64 entries
+    layout = grid_layout(GridConfig(in_dim=3, n_levels=2, n_features=4, log2_hashmap_size=6, base_resolution=3, per_level_scale=2.0))
+    assert layout.resolutions.tolist() == [3, 6]
+    assert layout.sizes.tolist() == [32, 64]
+    assert layout.hashed.tolist() == [False, True]
+    assert layout.offsets.tolist() == [0, 32, 96]
+
+
+def test_hashed_and_dense_vertex_indices():
+    layout = grid_layout(GridConfig(in_dim=3, n_levels=2, n_features=1, log2_hashmap_size=6, base_resolution=3, per_level_scale=2.0))
+    # (1*1 xor 2*2654435761 xor 3*805459861) mod 2^32, then mod 64, computed by hand with Python ints
+    assert vertex_index(np.array([[1, 2, 3]]), 1, layout).tolist() == [28]
+    # dense level 0 (res 3): x + 3y + 9z
+    assert vertex_index(np.array([[1, 2, 0], [2, 2, 2]]), 0, layout).tolist() == [7, 26]
+    layout2 = grid_layout(GridConfig(in_dim=2, n_levels=1, n_features=2, log2_hashmap_size=10, base_resolution=4))
+    # upper-edge vertex x = res wraps modulo the level size: 4 + 3 * 4 = 16 -> 0
+    assert vertex_index(np.array([[4, 3]]), 0, layout2).tolist() == [0]
+
+
+def test_half_offset_position_rule():
+    layout = grid_layout(GridConfig(in_dim=2, n_levels=1, n_features=2, log2_hashmap_size=10, base_resolution=4))
+    # p = 3 * 0.5 + 0.5 = 2 exactly: all weight on vertex (2, 2) -> index 2 + 2 * 4 = 10
+    idx, w = corner_indices_weights(np.array([[0.5, 0.5]], dtype=np.float32), 0, layout)
+    assert idx[0, 0] == 10 and w[0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    # p = 3 * 0.25 + 0.5 = 1.25 on both axes
+    idx, w = corner_indices_weights(np.array([[0.25, 0.25]], dtype=np.float32), 0, layout)
+    assert idx[0].tolist() == [5, 6, 9, 10]
+    assert np.allclose(w[0], [0.5625, 0.1875, 0.1875, 0.0625])
+
+
+@pytest.mark.parametrize("dim, log2_size", [(2, 8), (3, 7)])
+def test_torch_and_numpy_indices_agree_and_kernels_match_torch(dim, log2_size):
+    config = GridConfig(in_dim=dim, n_levels=5, n_features=2, log2_hashmap_size=log2_size, base_resolution=4, per_level_scale=1.7)
+    encoding = GridEncoding(config)
+    assert encoding.layout.hashed.any() and not encoding.layout.hashed.all()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        encoding.table.uniform_(-1, 1, generator=g)
+    x = torch.rand(777, dim, generator=g)
+    for level in range(config.n_levels):
+        i_np, w_np = corner_indices_weights(x.numpy(), level, encoding.layout)
+        i_t, w_t = torch_corner_indices_weights(x, level, encoding.layout)
+        assert np.array_equal(i_np, i_t.numpy()) and np.array_equal(w_np, w_t.numpy())
+    reference = encoding(x, backend="torch")
+    upstream = torch.randn(reference.shape, generator=g)
+    (grad_ref,) = torch.autograd.grad((reference * upstream).sum(), encoding.table)
+    if not grid_kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    fast = encoding(x, backend="numba")
+    (grad_fast,) = torch.autograd.grad((fast * upstream).sum(), encoding.table)
+    assert torch.equal(fast, reference)
+    assert torch.allclose(grad_fast, grad_ref, atol=1e-6)
+
+
+def _small_grid(mlp=(8, 16, 24)) -> ProgressiveGrid:
+    config = GridConfig(in_dim=2, n_levels=6, n_features=2, log2_hashmap_size=8, base_resolution=4, per_level_scale=1.5)
+    return ProgressiveGrid((2, 4, 6), mlp, config, out_dim=3, hidden_layers=2)
+
+
+def test_earlier_widths_stay_bit_identical_while_later_stages_train():
+    field = _small_grid()
+    g = torch.Generator().manual_seed(1)
+    coords = torch.rand(400, 2, generator=g)
+    values = torch.sin(6 * coords[:, :1]) * torch.cos(4 * coords[:, 1:]) * torch.ones(1, 3) * 0.4 + 0.5
+    snapshots = {}
+    for stage in (1, 2, 3):
+        field.grow(stage, g)
+        fit_stage(field, stage, coords, values, TrainConfig(steps=12, lr=1e-2), g)
+        with torch.no_grad():
+            snapshots[stage] = field.forward(coords, stage).clone()
+            for earlier in range(1, stage):
+                assert torch.equal(field.forward(coords, earlier), snapshots[earlier]), (stage, earlier)
+    assert not torch.equal(snapshots[3], snapshots[2])
+
+
+def test_stage_tensors_partition_the_parameters_and_round_trip():
+    field = _small_grid()
+    g = torch.Generator().manual_seed(2)
+    for stage in (1, 2, 3):
+        field.grow(stage, g)
+    tables = [field.stage_tensors(k)["table"] for k in (1, 2, 3)]
+    assert sum(t.size for t in tables) == field.encoding.layout.n_params
+    other = _small_grid()
+    for k in (1, 2, 3):
+        other.load_stage_tensors(k, field.stage_tensors(k))
+    x = torch.rand(50, 2, generator=g)
+    assert torch.equal(other.forward(x, 3), field.forward(x, 3))
+
+
+def test_tcnn_parameter_vector_round_trip():
+    field = _small_grid(mlp=(8, 16, 40))  # 40 is no tcnn width: padded to 64 with zero units
+    g = torch.Generator().manual_seed(3)
+    for stage in (1, 2, 3):
+        field.grow(stage, g)
+    with torch.no_grad():
+        field.out_offset.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    model = to_tcnn(field)
+    shapes = mlp_shapes(6, 2, 64, 2, 3)
+    assert shapes == [(64, 16), (64, 64), (16, 64)]
+    mlp_size = sum(a * b for a, b in shapes)
+    assert model.params.size == mlp_size + field.encoding.layout.n_params
+    # layout spot checks: first MLP entry, a padded (zero) input column, table start
+    assert model.params[0] == field.mlp[0][0, 0].item()
+    assert model.params[12] == 0.0  # column 12 of row 0: inputs 12..15 are zero padding
+    assert np.array_equal(model.params[mlp_size:], field.encoding.table.detach().numpy())
+    assert model.network_config["n_neurons"] == 64 and model.encoding_config["otype"] == "HashGrid"
+    other = _small_grid(mlp=(8, 16, 40))
+    load_tcnn(other, model)
+    x = torch.rand(64, 2, generator=g)
+    assert torch.equal(other.forward(x, 3), field.forward(x, 3))
+    bad = np.array(model.params)
+    bad[12] = 1.0
+    with pytest.raises(ValueError):
+        load_tcnn(other, type(model)(**{**model.__dict__, "params": bad}))
