@@ -44,7 +44,7 @@ from nfcodec.signals.image import pixel_coords, read_image
 from nfcodec.train import TrainConfig, fit_progressive, predict
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = Path("../shared/data/kodak")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "spectral_growing.json"
 # Textured centre crops spread over the set (kodim23's centre crop is nearly flat, so kodim18).
 DEFAULT_IMAGES = ("01", "05", "13", "18")

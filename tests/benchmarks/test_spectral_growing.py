@@ -11,7 +11,6 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "spectral_growing.py"
-KODAK = Path("../shared/data/kodak")
 
 
 def load_benchmark():
@@ -22,17 +21,9 @@ def load_benchmark():
 
 
 @pytest.fixture
-def image(tmp_path: Path) -> Path:
-    """A Kodak image when the shared data is present, else a small synthetic RGB PNG."""
-    if (KODAK / "kodim01.png").is_file():
-        return KODAK / "kodim01.png"
-    import imageio.v3 as iio
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    path = tmp_path / "synthetic.png"
-    iio.imwrite(path, rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
-    return path
+def image() -> Path:
+    """The bundled Kodak sample (the benchmark crops its centre)."""
+    return REPO / "samples" / "kodim23.png"
 
 
 def test_main_writes_json(tmp_path: Path, image: Path) -> None:
