@@ -7,6 +7,7 @@ would refuse.
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -14,7 +15,7 @@ import msgpack
 
 from ..errors import InvalidChunkLayout, InvalidHeader, LimitExceeded, UnknownCriticalChunk, UnsupportedVersion
 from . import limits
-from .chunks import CHUNK_OVERHEAD, END_TYPE, KNOWN_CRITICAL_TYPES, STAGE_TYPE, is_critical, is_valid_type
+from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, KNOWN_CRITICAL_TYPES, STAGE_TYPE, is_critical, is_valid_type
 
 FORMAT_VERSION = (1, 0)
 COMPRESSIONS = ("zstd", "none")
@@ -103,6 +104,8 @@ class Header:
 
     def prefix_bytes(self, width_index: int) -> int:
         """Bytes from the start of the file that hold the header and stages 1..k."""
+        if not 1 <= width_index <= len(self.stages):
+            raise ValueError(f"stage count {width_index} is not in 1..{len(self.stages)}")
         return self.stages[width_index - 1].chunk.end
 
 
@@ -123,17 +126,39 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-def _check_depth(obj: Any, depth: int = 0) -> None:
+def _check_values(obj: Any, depth: int = 0) -> None:
+    """Only nil, bool, int, finite float, str, array and map may appear, nested at most
+    MAX_MSGPACK_DEPTH deep (bin and ext were already refused while unpacking)."""
     if depth > limits.MAX_MSGPACK_DEPTH:
         raise InvalidHeader("header nests too deeply")
     if isinstance(obj, dict):
         for v in obj.values():
-            _check_depth(v, depth + 1)
+            _check_values(v, depth + 1)
     elif isinstance(obj, list):
         for v in obj:
-            _check_depth(v, depth + 1)
-    elif isinstance(obj, float) and not math.isfinite(obj):
-        raise InvalidHeader("header holds a non-finite number")
+            _check_values(v, depth + 1)
+    elif isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise InvalidHeader("header holds a non-finite number")
+    elif not (obj is None or isinstance(obj, (bool, int, str))):
+        raise InvalidHeader(f"header holds a value of msgpack type {type(obj).__name__}")
+
+
+def _int(value: Any, lo: int, hi: int | None, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < lo or (hi is not None and value > hi):
+        raise InvalidHeader(f"{what} must be an integer in [{lo}, {hi if hi is not None else 'inf'}]")
+    return value
+
+
+def _step(value: Any, where: str, name: str) -> float:
+    # Exactly a normal binary32 number in [MIN, MAX]: every reader computes raw * step in
+    # binary32 and gets the same, finite value.
+    ok = isinstance(value, float) and limits.MIN_QUANT_STEP <= value <= limits.MAX_QUANT_STEP
+    if not ok or struct.unpack("<f", struct.pack("<f", value))[0] != value:
+        raise InvalidHeader(
+            f"{where}: tensor {name!r} needs a 'step' that is a binary32 number in [2^-126, 2^64]"
+        )
+    return value
 
 
 def _name(value: Any, where: str) -> str:
@@ -151,9 +176,12 @@ def _tensor(raw: Any, where: str) -> TensorSpec:
         raise LimitExceeded(f"{where}: tensor {name!r} has rank {len(shape_raw)} > {limits.MAX_TENSOR_RANK}")
     numel = 1
     for dim in shape_raw:
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0 or dim > limits.MAX_TENSOR_ELEMENTS:
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
             raise InvalidHeader(f"{where}: tensor {name!r} has an invalid dimension")
-        numel *= dim  # each factor <= 2^26 and checked below, so no overflow concern in Python
+        # Each dimension is capped too, so that a zero elsewhere cannot hide a huge one.
+        if dim > limits.MAX_TENSOR_ELEMENTS:
+            raise LimitExceeded(f"{where}: tensor {name!r} has a dimension > {limits.MAX_TENSOR_ELEMENTS}")
+        numel *= dim
         if numel > limits.MAX_TENSOR_ELEMENTS:
             raise LimitExceeded(f"{where}: tensor {name!r} exceeds {limits.MAX_TENSOR_ELEMENTS} elements")
     dtype = _require(raw, "dtype", str, where)
@@ -162,8 +190,7 @@ def _tensor(raw: Any, where: str) -> TensorSpec:
     quantised = TENSOR_DTYPES[dtype][2]
     step = raw.get("step")
     if quantised:
-        if not isinstance(step, float) or not math.isfinite(step) or step <= 0.0:
-            raise InvalidHeader(f"{where}: tensor {name!r} needs a positive finite 'step'")
+        step = _step(step, where, name)
     elif step is not None:
         raise InvalidHeader(f"{where}: tensor {name!r} of dtype {dtype} must not have a 'step'")
     return TensorSpec(name, tuple(shape_raw), dtype, step)
@@ -184,14 +211,16 @@ def _chunk_index(raw: Any, header_end: int) -> tuple[ChunkRef, ...]:
             raise InvalidHeader(f"header: index entry {i} has an invalid chunk type")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rel, length)):
             raise InvalidHeader(f"header: index entry {i} has non-integer offset or length")
-        if length < 0 or length > limits.MAX_CHUNK_BYTES:
+        if rel < 0 or length < 0:
+            raise InvalidHeader(f"header: index entry {i} has a negative offset or length")
+        if length > limits.MAX_CHUNK_BYTES:
             raise LimitExceeded(f"header: index entry {i} declares {length} bytes > {limits.MAX_CHUNK_BYTES}")
         # Contiguous, sorted, hole-free: a file has exactly one layout (no polyglots).
         if rel != expected_rel:
             raise InvalidChunkLayout(f"header: index entry {i} is at {rel}, expected {expected_rel}")
         if is_critical(chunk_type) and chunk_type not in KNOWN_CRITICAL_TYPES:
             raise UnknownCriticalChunk(f"unknown critical chunk type {chunk_type!r}")
-        if chunk_type in ("NHDR",):
+        if chunk_type == HEADER_TYPE:
             raise InvalidChunkLayout("header: a second NHDR chunk is listed")
         refs.append(ChunkRef(chunk_type, header_end + rel, length))
         expected_rel = rel + CHUNK_OVERHEAD + length
@@ -206,22 +235,26 @@ def validate_header(raw: Any, header_end: int) -> Header:
     """Turn a parsed msgpack object into a validated Header (raises NffError subclasses)."""
     if not isinstance(raw, dict):
         raise InvalidHeader("header is not a map")
-    _check_depth(raw)
+    # The version comes first, so a future major version is reported as such even if the
+    # rest of its header means something else.
     version = _require(raw, "version", list)
-    if len(version) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in version):
-        raise InvalidHeader("header: 'version' must be [major, minor]")
+    if len(version) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in version):
+        raise InvalidHeader("header: 'version' must be [major, minor], two non-negative integers")
     if version[0] != FORMAT_VERSION[0]:
         raise UnsupportedVersion(f"NFF version {version[0]}.{version[1]} is not supported (this reader: {FORMAT_VERSION[0]}.x)")
+    _check_values(raw)
     modality = _name(_require(raw, "modality", str), "header.modality")
     signal = _require(raw, "signal", dict)
     transform = _require(raw, "transform", dict)
-    _require(transform, "id", int, "header.transform")
+    _int(_require(transform, "id", int, "header.transform"), 0, limits.MAX_REGISTRY_ID, "header.transform.id")
     _name(_require(transform, "name", str, "header.transform"), "header.transform.name")
     if not isinstance(transform.get("params", {}), dict):
         raise InvalidHeader("header.transform: 'params' must be a map")
     field_raw = _require(raw, "field", dict)
     _name(_require(field_raw, "arch", str, "header.field"), "header.field.arch")
     _require(field_raw, "config", dict, "header.field")
+    if "id" in field_raw:
+        _int(field_raw["id"], 0, limits.MAX_REGISTRY_ID, "header.field.id")
     compression = _require(raw, "compression", str)
     if compression not in COMPRESSIONS:
         raise InvalidHeader(f"header: unknown compression {compression!r}")
@@ -284,17 +317,32 @@ def unpack_header(data: bytes | memoryview, header_end: int) -> Header:
     def refuse_ext(code: int, _data: bytes) -> None:
         raise InvalidHeader(f"header uses msgpack extension type {code}")
 
+    def build_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
+        # msgpack would silently keep the last of duplicate keys: two readers could then
+        # disagree on what a file means, so duplicates (and non-string keys) are refused.
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if not isinstance(key, str):
+                raise InvalidHeader("header map keys must be strings")
+            if key in out:
+                raise InvalidHeader(f"header map has a duplicate key {key!r}")
+            out[key] = value
+        return out
+
     try:
         raw = msgpack.unpackb(
             bytes(data),
             raw=False,
             strict_map_key=True,
+            object_pairs_hook=build_map,
             ext_hook=refuse_ext,
             max_str_len=limits.MAX_HEADER_BYTES,
+            # No bin or ext values (msgpack timestamps included); the empty ones these limits
+            # still let through are refused by build_map, refuse_ext and _check_values.
             max_bin_len=0,
-            max_array_len=1 << 16,
-            max_map_len=1 << 12,
             max_ext_len=0,
+            max_array_len=limits.MAX_HEADER_ARRAY_LEN,
+            max_map_len=limits.MAX_HEADER_MAP_LEN,
         )
     except InvalidHeader:
         raise

@@ -7,8 +7,18 @@ MAX_CHUNKS = 256  # entries of the header's chunk index (NEND included)
 MAX_STAGES = 64
 MAX_TENSORS_PER_STAGE = 64
 MAX_TENSOR_RANK = 4
-MAX_TENSOR_ELEMENTS = 1 << 26
+MAX_TENSOR_ELEMENTS = 1 << 26  # per dimension and per tensor
 MAX_STAGE_RAW_BYTES = 1 << 28  # decompressed size of one stage chunk
 MAX_TOTAL_RAW_BYTES = 1 << 30  # decompressed size of all stage chunks together
 MAX_NAME_LENGTH = 64
 MAX_MSGPACK_DEPTH = 16
+MAX_HEADER_ARRAY_LEN = 1 << 16  # entries of any msgpack array in the header
+MAX_HEADER_MAP_LEN = 1 << 12  # entries of any msgpack map in the header
+MAX_REGISTRY_ID = (1 << 16) - 1  # transform / field ids are u16
+# q8 / q16 steps are normal binary32 numbers in this range, so that raw * step is exact to
+# compute in binary32 and can never overflow to infinity (32767 * 2^64 < 2^80).
+MIN_QUANT_STEP = 2.0**-126
+MAX_QUANT_STEP = 2.0**64
+# libzstd's default decoder limit; a larger window could make a reader allocate more than the
+# stage's declared size implies, and other zstd implementations refuse it by default.
+MAX_ZSTD_WINDOW = 1 << 27

@@ -44,10 +44,16 @@ class NffFile:
         return [c.data for c in self.chunks if c.type == chunk_type]
 
 
+def _bytes_view(data: bytes | bytearray | memoryview) -> memoryview:
+    # Index by byte even if handed a memoryview of wider items (e.g. of an int32 array).
+    buf = memoryview(data)
+    return buf if buf.format == "B" and buf.ndim == 1 else buf.cast("B")
+
+
 def read_header(data: bytes | bytearray | memoryview) -> Header:
     """Validate the signature and the header chunk. Needs only the file's first bytes:
     raises TruncatedFile if `data` ends before the header chunk does."""
-    buf = memoryview(data)
+    buf = _bytes_view(data)
     check_signature(buf)
     prefix = read_chunk_prefix(buf, len(SIGNATURE))
     if prefix is None:
@@ -64,8 +70,12 @@ def read_header(data: bytes | bytearray | memoryview) -> Header:
 
 
 def header_bytes_needed(data: bytes | bytearray | memoryview) -> int | None:
-    """How many leading bytes hold the whole header, once the first 16 are known (for streaming)."""
-    buf = memoryview(data)
+    """How many leading bytes hold the whole header, once the first 16 are known (for streaming).
+
+    None means "not known yet": `data` is shorter than 16 bytes but could still start a file."""
+    buf = _bytes_view(data)
+    if len(buf) < len(SIGNATURE) and SIGNATURE.startswith(bytes(buf)):
+        return None
     check_signature(buf)
     prefix = read_chunk_prefix(buf, len(SIGNATURE))
     if prefix is None:
@@ -85,7 +95,7 @@ def read(data: bytes | bytearray | memoryview, *, strict: bool = False) -> NffFi
     a chunk yields the complete chunks before it (progressive decoding); corruption of a
     complete chunk is an error in both modes.
     """
-    buf = memoryview(data)
+    buf = _bytes_view(data)
     header = read_header(buf)
     chunks: list[ChunkView] = []
     for ref in header.chunks:

@@ -7,15 +7,23 @@ import numpy as np
 import zstandard
 
 from ..errors import InvalidPayload
+from . import limits
 from .header import TENSOR_DTYPES, StageSpec, TensorSpec
 
 ZSTD_LEVEL = 19
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 frame magic, little-endian 0xFD2FB528
 
 
 def quantise(values: np.ndarray, dtype: str, step: float | None = None) -> tuple[TensorSpec, bytes, np.ndarray]:
     """Quantise `values` for storage. Returns the spec (name left empty), raw bytes and the
-    float32 values a decoder will reconstruct (the encoder snaps its model to these)."""
-    values = np.asarray(values, dtype=np.float32)
+    float32 values a decoder will reconstruct (the encoder snaps its model to these).
+
+    Raises ValueError for what no file may hold (non-finite values, f16 overflow, values
+    too large for any allowed q* step), so an encoder fails before it writes anything."""
+    if dtype not in TENSOR_DTYPES:
+        raise ValueError(f"unknown tensor dtype {dtype!r} (known: {', '.join(TENSOR_DTYPES)})")
+    with np.errstate(over="ignore"):  # an overflow to infinity is refused just below
+        values = np.asarray(values, dtype=np.float32)
     np_dtype, _, quantised = TENSOR_DTYPES[dtype]
     if not np.all(np.isfinite(values)):
         raise ValueError("cannot store non-finite parameters")
@@ -23,14 +31,22 @@ def quantise(values: np.ndarray, dtype: str, step: float | None = None) -> tuple
         limit = 127 if dtype == "q8" else 32767
         if step is None:
             peak = float(np.max(np.abs(values))) if values.size else 0.0
-            step = peak / limit if peak > 0 else 1.0
+            if peak / limit > limits.MAX_QUANT_STEP:
+                raise ValueError(f"values up to {peak:g} are too large for {dtype}")
+            # Clamp up to the smallest allowed step: values this tiny all round to 0 anyway.
+            step = max(peak / limit, limits.MIN_QUANT_STEP) if peak > 0 else 1.0
         step = float(np.float32(step))
+        if not limits.MIN_QUANT_STEP <= step <= limits.MAX_QUANT_STEP:
+            raise ValueError(f"quantisation step {step!r} is outside [2^-126, 2^64]")
         q = np.clip(np.rint(values / np.float32(step)), -limit, limit).astype(np_dtype)
         decoded = q.astype(np.float32) * np.float32(step)
         raw = q.tobytes()
     else:
         step = None
-        stored = values.astype(np_dtype)
+        with np.errstate(over="ignore"):
+            stored = values.astype(np_dtype)
+        if not np.all(np.isfinite(stored)):
+            raise ValueError(f"values overflow {dtype} (largest magnitude {float(np.max(np.abs(values))):g})")
         decoded = stored.astype(np.float32)
         raw = stored.tobytes()
     return TensorSpec("", tuple(values.shape), dtype, step), raw, decoded
@@ -55,16 +71,24 @@ def pack_stage(raw_tensors: Sequence[bytes], compression: str) -> bytes:
 
 def _decompress(stage: StageSpec, data: memoryview) -> bytes:
     expected = stage.raw_bytes  # bounded by the header limits before we get here
+    if bytes(data[:4]) != ZSTD_MAGIC:
+        # Also refuses skippable frames, which libzstd would happily "decompress" to nothing.
+        raise InvalidPayload(f"stage {stage.index}: not a zstd frame")
     try:
-        declared = zstandard.frame_content_size(bytes(data[:32]))
+        params = zstandard.get_frame_parameters(bytes(data[:32]))  # a frame header is <= 18 bytes
     except zstandard.ZstdError:
         raise InvalidPayload(f"stage {stage.index}: not a zstd frame") from None
-    if declared != expected:
+    if params.content_size != expected:
         # Refuse before decompressing: the frame must declare exactly what the header implies,
         # which also bounds the decoder's output buffer (no decompression bombs).
-        raise InvalidPayload(f"stage {stage.index}: zstd frame declares {declared} bytes, header implies {expected}")
+        raise InvalidPayload(f"stage {stage.index}: zstd frame declares {params.content_size} bytes, header implies {expected}")
+    if params.dict_id != 0:
+        raise InvalidPayload(f"stage {stage.index}: zstd frame needs dictionary {params.dict_id}")
+    if params.window_size > limits.MAX_ZSTD_WINDOW:
+        raise InvalidPayload(f"stage {stage.index}: zstd window of {params.window_size} bytes > {limits.MAX_ZSTD_WINDOW}")
     dobj = zstandard.ZstdDecompressor().decompressobj()
     try:
+        # libzstd stops with an error as soon as the output would pass the declared size.
         out = dobj.decompress(bytes(data))
     except zstandard.ZstdError as exc:
         raise InvalidPayload(f"stage {stage.index}: corrupt zstd data ({exc})") from None
