@@ -53,6 +53,19 @@ class EncodeConfig:
     dtype: str | None = None  # parameter storage: f32, f16, q16, q8
     target_psnr: float | None = None
     compression: str = "zstd"
+    device: str = "auto"  # "auto": CUDA when available, else CPU; or "cpu", "cuda", "cuda:1", ...
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("CUDA was requested but torch sees no CUDA device")
+    return device
 
 
 @dataclass
@@ -148,11 +161,12 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     dtype = config.dtype or defaults["dtype"]
     start = time.perf_counter()
     transform = Identity()
-    field_model = _build_field(config, (signal.height, signal.width), signal.channels)
+    device = resolve_device(config.device)
+    field_model = _build_field(config, (signal.height, signal.width), signal.channels).to(device)
     widths = field_model.widths
-    coords = torch.from_numpy(pixel_coords(signal.height, signal.width))
+    coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
     target = transform.forward(signal.values())
-    values = torch.from_numpy(np.ascontiguousarray(target))
+    values = torch.from_numpy(np.ascontiguousarray(target)).to(device)
     geometry = ImageGeometry(signal.height, signal.width, signal.channels, signal.bit_depth)
     train_config = TrainConfig(
         steps=config.steps,
@@ -173,7 +187,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         data = container.StageData(widths[stage - 1], [(n, v, _storage_dtype(dtype, n)) for n, v in tensors.items()])
         enc = container.encode_stage(data, config.compression)
         field_model.load_stage_tensors(stage, enc.decoded)
-        decoded = geometry.to_pixels(transform.inverse(predict(field_model, coords, stage).numpy()))
+        decoded = geometry.to_pixels(transform.inverse(predict(field_model, coords, stage).cpu().numpy()))
         quality.append(psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1))
         progress.message(
             f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, {fit.seconds:.1f} s, {quality[-1]:.2f} dB decoded"

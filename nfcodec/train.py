@@ -73,7 +73,8 @@ def fit_stage(
         if full_batch:
             x, y = coords, values
         else:
-            idx = torch.randint(n, (config.batch_size,), generator=generator)
+            # indices drawn on the CPU generator (the same stream on every device), then moved
+            idx = torch.randint(n, (config.batch_size,), generator=generator).to(coords.device)
             x, y = coords[idx], values[idx]
         optimiser.zero_grad(set_to_none=False)
         loss = torch.mean((field.forward(x, stage) - y) ** 2)

@@ -42,9 +42,10 @@ class ProgressiveField(Protocol):
 
 
 def uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) -> None:
-    """In-place U(-bound, bound) drawn from an explicit generator (no global RNG)."""
+    """In-place U(-bound, bound) drawn from an explicit CPU generator (no global RNG); drawn on
+    the CPU and copied, so a seed gives the same initial values on every device."""
     with torch.no_grad():
-        tensor.uniform_(-bound, bound, generator=generator)
+        tensor.copy_(torch.empty(tensor.shape, dtype=tensor.dtype).uniform_(-bound, bound, generator=generator))
 
 
 def check_stage_tensors(expected: Mapping[str, tuple[int, ...]], tensors: Mapping[str, np.ndarray], stage: int) -> None:

@@ -14,7 +14,8 @@ from torch import nn
 
 import os
 
-from . import grid_kernels
+from . import grid_kernels, tcnn_backend
+from .base import uniform_
 from .grid_layout import PRIMES, GridConfig, GridLayout, grid_layout
 
 INIT_RANGE = 1e-4  # tiny-cuda-nn initialises tables U(-1e-4, 1e-4)
@@ -53,11 +54,13 @@ def torch_corner_indices_weights(coords: torch.Tensor, level: int, layout: GridL
 
 
 def select_backend(device: torch.device) -> str:
-    """"numba" on CPU when available, else "torch"; NFCODEC_GRID_BACKEND=torch forces plain torch."""
-    forced = os.environ.get("NFCODEC_GRID_BACKEND", "").strip().lower()
-    if forced == "torch" or device.type != "cpu" or not grid_kernels.AVAILABLE:
+    """"numba" on CPU and "tcnn" on CUDA when available, else "torch".
+    NFCODEC_GRID_BACKEND=torch forces plain torch everywhere."""
+    if os.environ.get("NFCODEC_GRID_BACKEND", "").strip().lower() == "torch":
         return "torch"
-    return "numba"
+    if device.type == "cpu":
+        return "numba" if grid_kernels.AVAILABLE else "torch"
+    return "tcnn" if tcnn_backend.usable(device) else "torch"
 
 
 class _NumbaGrid(torch.autograd.Function):
@@ -111,9 +114,8 @@ class GridEncoding(nn.Module):
         return self.table[lo * f : hi * f].view(hi - lo, f)
 
     def init_levels(self, levels: range, generator: torch.Generator) -> None:
-        with torch.no_grad():
-            for level in levels:
-                self.level_table(level).uniform_(-INIT_RANGE, INIT_RANGE, generator=generator)
+        for level in levels:
+            uniform_(self.level_table(level), INIT_RANGE, generator)
 
     def forward(
         self,
@@ -126,8 +128,13 @@ class GridEncoding(nn.Module):
         gradient to levels [lo, hi) (the others are frozen); default: every level used."""
         n_levels = n_levels or self.config.n_levels
         grad_levels = grad_levels or (0, n_levels)
-        if (backend or select_backend(coords.device)) == "numba":
+        backend = backend or select_backend(coords.device)
+        if backend == "numba":
             return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels)
+        if backend == "tcnn":
+            out = tcnn_backend.encode(self.table, coords, self.layout, n_levels)
+            if out is not None:
+                return out
         return self.torch_forward(coords, n_levels)
 
     def torch_forward(self, coords: torch.Tensor, n_levels: int) -> torch.Tensor:

@@ -181,7 +181,7 @@ class ProgressiveSiren(nn.Module):
         check_stage_tensors(self._stage_shapes(stage), tensors, stage)
         with torch.no_grad():
             for name, view in self._stage_views(stage).items():
-                view.copy_(torch.from_numpy(np.ascontiguousarray(tensors[name])))
+                view.copy_(torch.from_numpy(np.ascontiguousarray(tensors[name])).to(view.device))
 
     def param_count(self, stage: int) -> int:
         return progressive_params(self.widths[:stage], self.in_dim, self.out_dim, self.hidden_layers)[-1]

@@ -1,0 +1,197 @@
+"""Forward + backward time of one training step of the grid field, ours vs a straightforward
+`torch.compile`d PyTorch implementation, in the same run (ratios, not absolute seconds).
+
+Workload (issue 3): 2^18 points, L=16 levels, F=2, T=2^16 and 2^19, MLP 2 hidden layers x 64,
+ReLU, no biases, MSE loss against RGB targets. Points are the pixel centres of a 512x512 image
+("pixels") and uniform random points ("random"). Also reports the memory-traffic floor of the
+grid part of a step, from bytes that must move and this machine's measured copy bandwidth.
+
+    python benchmarks/grid_step.py --repeats 5
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, markdown_table, run_metadata, write_json  # noqa: E402
+
+from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
+from nfcodec.fields.grid_layout import PRIMES, GridConfig, grid_layout  # noqa: E402
+from nfcodec.signals.image import pixel_coords  # noqa: E402
+
+
+class StraightforwardGrid(nn.Module):
+    """The obvious PyTorch hash grid + MLP: per level, per corner, index math and `table[idx]`."""
+
+    def __init__(self, config: GridConfig, width: int = 64, hidden_layers: int = 2, out_dim: int = 3):
+        super().__init__()
+        layout = grid_layout(config)
+        self.config = config
+        self.scales = [float(s) for s in layout.scales]
+        self.res = [int(r) for r in layout.resolutions]
+        self.sizes = [int(s) for s in layout.sizes]
+        self.hashed = [bool(h) for h in layout.hashed]
+        self.tables = nn.ParameterList([nn.Parameter(torch.empty(s, config.n_features).uniform_(-1e-4, 1e-4)) for s in self.sizes])
+        dims = [config.n_levels * config.n_features] + [width] * hidden_layers
+        self.layers = nn.ModuleList([nn.Linear(a, b, bias=False) for a, b in zip(dims, dims[1:])])
+        self.out = nn.Linear(width, out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = []
+        for level, table in enumerate(self.tables):
+            pos = x * self.scales[level] + 0.5
+            grid = torch.floor(pos)
+            frac = pos - grid
+            grid = grid.long()
+            acc = 0
+            for corner in range(4):
+                bx, by = corner & 1, corner >> 1 & 1
+                vx, vy = grid[:, 0] + bx, grid[:, 1] + by
+                if self.hashed[level]:
+                    idx = (vx ^ ((vy * PRIMES[1]) & 0xFFFFFFFF)) % self.sizes[level]
+                else:
+                    idx = (vx + vy * self.res[level]) % self.sizes[level]
+                wx = frac[:, 0] if bx else 1 - frac[:, 0]
+                wy = frac[:, 1] if by else 1 - frac[:, 1]
+                acc = acc + table[idx] * (wx * wy)[:, None]
+            feats.append(acc)
+        h = torch.cat(feats, dim=1)
+        for layer in self.layers:
+            h = torch.relu(layer(h))
+        return self.out(h)
+
+
+def time_steps(step: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Median seconds per step after two warm-up steps; also the warm-up (compile) time."""
+    start = time.perf_counter()
+    step()
+    step()
+    warmup = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), warmup
+
+
+def copy_bandwidth() -> float:
+    """Bytes per second of a large tensor copy (read + write counted), the machine's stream rate."""
+    src = torch.empty(64 << 20 >> 2).uniform_()
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = min(_timed(lambda: dst.copy_(src)) for _ in range(5))
+    return 2 * src.numel() * 4 / best
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def grid_floor_bytes(n: int, layout: Any) -> int:
+    """Bytes a grid forward + backward must move at least: read the points twice, write the
+    features and read their gradient, and read/write the table and its gradient once."""
+    c = layout.config
+    feat = n * c.n_levels * c.n_features * 4
+    table = layout.n_params * 4
+    return 2 * n * c.in_dim * 4 + 2 * feat + 3 * table
+
+
+def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline: bool) -> dict[str, Any]:
+    config = GridConfig(2, 16, 2, log2_t, 16, GridConfig.scale_for(16, 16, 512))
+    target = torch.rand(points.shape[0], 3)
+    ours = ProgressiveGrid((16,), (64,), config, out_dim=3, hidden_layers=2)
+    ours.grow(1, torch.Generator().manual_seed(0))
+
+    def our_step() -> None:
+        ours.zero_grad(set_to_none=True)
+        loss = torch.mean((ours(points, 1) - target) ** 2)
+        loss.backward()
+
+    grid_only = ours.encoding
+
+    def our_grid_step() -> None:
+        grid_only.zero_grad(set_to_none=True)
+        grid_only(points, 16).sum().backward()
+
+    base = StraightforwardGrid(config)
+    run = torch.compile(base) if compile_baseline else base
+
+    def base_step() -> None:
+        base.zero_grad(set_to_none=True)
+        loss = torch.mean((run(points) - target) ** 2)
+        loss.backward()
+
+    ours_s, ours_warm = time_steps(our_step, repeats)
+    grid_s, _ = time_steps(our_grid_step, repeats)
+    base_s, base_warm = time_steps(base_step, repeats)
+    layout = ours.encoding.layout
+    return {
+        "log2_hashmap_size": log2_t,
+        "hashed_levels": int(layout.hashed.sum()),
+        "grid_params": layout.n_params,
+        "ours_step_s": ours_s,
+        "ours_grid_only_s": grid_s,
+        "baseline_step_s": base_s,
+        "speedup": base_s / ours_s,
+        "ours_warmup_s": ours_warm,
+        "baseline_warmup_s": base_warm,
+        "grid_floor_bytes": grid_floor_bytes(points.shape[0], layout),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--points", type=int, default=1 << 18, help="points per step (a square pixel grid)")
+    ap.add_argument("--log2-sizes", type=int, nargs="+", default=[16, 19])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-compile", action="store_true", help="baseline without torch.compile (for quick runs)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "grid_step.json")
+    args = ap.parse_args(argv)
+    argv = list(argv if argv is not None else sys.argv[1:])
+    side = int(round(args.points**0.5))
+    sets = {
+        "pixels": torch.from_numpy(pixel_coords(side, side)),
+        "random": torch.rand(side * side, 2, generator=torch.Generator().manual_seed(0)),
+    }
+    bandwidth = copy_bandwidth()
+    rows, results = [], []
+    for name, points in sets.items():
+        for log2_t in args.log2_sizes:
+            r = bench_one(points, log2_t, args.repeats, not args.no_compile)
+            r["points"] = name
+            r["grid_floor_s"] = r["grid_floor_bytes"] / bandwidth
+            r["grid_vs_floor"] = r["ours_grid_only_s"] / r["grid_floor_s"]
+            results.append(r)
+            rows.append([
+                name, f"2^{log2_t}", r["hashed_levels"], f"{r['baseline_step_s']:.3f}", f"{r['ours_step_s']:.3f}",
+                f"**{r['speedup']:.1f}x**", f"{r['ours_grid_only_s']:.3f}", f"{r['grid_floor_s'] * 1e3:.1f} ms", f"{r['grid_vs_floor']:.1f}x",
+            ])
+            print(rows[-1], file=sys.stderr, flush=True)
+    headers = ["points", "T", "hashed levels", "baseline s/step", "ours s/step", "speedup", "ours grid-only s", "grid floor", "grid / floor"]
+    table = markdown_table(headers, rows)
+    print(table)
+    out = {
+        "benchmark": "grid_step",
+        **run_metadata(argv),
+        "settings": {"points": side * side, "levels": 16, "features": 2, "mlp": "2 x 64, ReLU, no bias", "baseline_compiled": not args.no_compile},
+        "copy_bandwidth_gb_s": bandwidth / 1e9,
+        "results": results,
+        "table_markdown": table,
+    }
+    write_json(args.out, out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
