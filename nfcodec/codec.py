@@ -20,6 +20,7 @@ from .fsutil import atomic_write, check_output_path
 from .metrics import psnr
 from .progress import SILENT, Progress
 from .registry import FIELDS, MODALITIES
+from .schema import MAX_FIELD_PARAMS
 from .signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
 from .train import StageFit, TrainConfig, fit_progressive, predict
 from .transforms import Identity, transform_from_header
@@ -274,6 +275,8 @@ def _field_from_header(header: container.Header) -> Any:
     field_cls = entry.load()
     config = field_cls.validate_config(header.field["config"])
     widths = tuple(s.width for s in header.stages)
+    if field_cls.allocated_params(widths, config) > MAX_FIELD_PARAMS:
+        raise InvalidHeader(f"header.field: a {arch} of widths {list(widths)} exceeds the decoder's allocation limit")
     # Every stage must declare exactly the tensors the field expects, before we allocate it.
     for stage in header.stages:
         expected = field_cls.stage_shapes(widths, config, stage.index)

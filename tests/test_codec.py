@@ -123,3 +123,40 @@ def test_full_sample_quality_rises_with_width_and_stage_one_decodes_from_its_pre
     preview = decode_bytes(cut)
     assert preview.width == 1 and not preview.complete
     assert psnr(read_image(SAMPLE).pixels, preview.pixels, 255) == psnrs[0]
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"signal": {"shape": ["12", "16"]}},
+        {"signal": {"channels": True}},
+        {"signal": {"bit_depth": 8.5}},
+        {"field_config": {"hidden_layers": 1.7}},
+        {"field_config": {"omega": "30"}},
+        {"field_config": {"hidden_layers": 40}},
+    ],
+)
+def test_loosely_typed_header_fields_are_refused(tiny_encoded, patch):
+    """Re-frame the header with one field altered (CRC-valid): the decoder must refuse it."""
+    from nfcodec.container.header import pack_header
+    from nfcodec.errors import InvalidHeader
+    import msgpack
+
+    data = tiny_encoded.data
+    header = container.read_header(data)
+    raw = msgpack.unpackb(data[16 : header.header_end - 4])
+    for key, value in patch.get("signal", {}).items():
+        raw["signal"][key] = value
+    for key, value in patch.get("field_config", {}).items():
+        raw["field"]["config"][key] = value
+    framed = container.chunks.frame_chunk("NHDR", pack_header(raw))
+    with pytest.raises(InvalidHeader):
+        decode_bytes(data[:8] + framed + data[header.header_end :])
+
+
+def test_oversized_field_is_refused_before_allocation():
+    from nfcodec.fields.siren import ProgressiveSiren
+    from nfcodec.schema import MAX_FIELD_PARAMS
+
+    config = {"in_dim": 2, "out_dim": 3, "hidden_layers": 16, "omega": 30.0}
+    assert ProgressiveSiren.allocated_params((4096,), config) > MAX_FIELD_PARAMS

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..schema import require_float, require_int, require_int_list
 from .base import check_stage_tensors, uniform_
 from .grid_layout import GridConfig
 from .hashgrid import GridEncoding
@@ -78,26 +79,40 @@ class ProgressiveGrid(nn.Module):
 
     @staticmethod
     def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a config read from a file before anything is allocated from it."""
         from ..errors import InvalidHeader
 
+        where = "header.field.config"
+        clean = {
+            "in_dim": require_int(config, "in_dim", 1, 4, where),
+            "out_dim": require_int(config, "out_dim", 1, 16, where),
+            "n_levels": require_int(config, "n_levels", 1, 32, where),
+            "n_features": require_int(config, "n_features", 1, 8, where),
+            "log2_hashmap_size": require_int(config, "log2_hashmap_size", 3, 26, where),
+            "base_resolution": require_int(config, "base_resolution", 1, 1 << 16, where),
+            "per_level_scale": require_float(config, "per_level_scale", 1.0, 16.0, where),
+            "hidden_layers": require_int(config, "hidden_layers", 1, 8, where),
+        }
+        widths = config.get("mlp_widths")
+        count = len(widths) if isinstance(widths, list) and 0 < len(widths) <= 64 else -1
+        clean["mlp_widths"] = require_int_list(config, "mlp_widths", count, 1, 1024, where)
         try:
-            clean = {
-                "in_dim": int(config["in_dim"]),
-                "out_dim": int(config["out_dim"]),
-                "n_levels": int(config["n_levels"]),
-                "n_features": int(config["n_features"]),
-                "log2_hashmap_size": int(config["log2_hashmap_size"]),
-                "base_resolution": int(config["base_resolution"]),
-                "per_level_scale": float(config["per_level_scale"]),
-                "hidden_layers": int(config["hidden_layers"]),
-                "mlp_widths": [int(w) for w in config["mlp_widths"]],
-            }
             GridConfig(clean["in_dim"], clean["n_levels"], clean["n_features"], clean["log2_hashmap_size"], clean["base_resolution"], clean["per_level_scale"])
-        except (KeyError, TypeError, ValueError):
-            raise InvalidHeader("header.field.config: not a valid grid config") from None
-        if not (1 <= clean["out_dim"] <= 16 and 1 <= clean["hidden_layers"] <= 8 and 0 < max(clean["mlp_widths"], default=0) <= 1024):
-            raise InvalidHeader("header.field.config: grid MLP dimensions out of bounds")
+        except ValueError as exc:
+            raise InvalidHeader(f"{where}: {exc}") from None
         return clean
+
+    @staticmethod
+    def allocated_params(widths: tuple[int, ...], config: Mapping[str, Any]) -> int:
+        from .grid_layout import grid_layout
+
+        grid = GridConfig(
+            config["in_dim"], config["n_levels"], config["n_features"], config["log2_hashmap_size"],
+            config["base_resolution"], config["per_level_scale"],
+        )
+        w = max(config["mlp_widths"])
+        mlp = w * config["n_levels"] * config["n_features"] + (config["hidden_layers"] - 1) * w * w + config["out_dim"] * (w + 1)
+        return grid_layout(grid).n_params + mlp
 
     @classmethod
     def from_config(cls, widths: tuple[int, ...], config: Mapping[str, Any]) -> "ProgressiveGrid":

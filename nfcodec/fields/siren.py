@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..schema import require_float, require_int
 from .base import check_stage_tensors, uniform_
 
 
@@ -146,22 +147,20 @@ class ProgressiveSiren(nn.Module):
     @staticmethod
     def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         """Check a config read from a file before anything is allocated from it."""
-        from ..errors import InvalidHeader
+        where = "header.field.config"
+        return {
+            "in_dim": require_int(config, "in_dim", 1, 4, where),
+            "out_dim": require_int(config, "out_dim", 1, 16, where),
+            # stage 1 stores 2 * hidden_layers + 5 tensors; the container allows 64 per stage
+            "hidden_layers": require_int(config, "hidden_layers", 0, 16, where),
+            "omega": require_float(config, "omega", 1e-3, 1e4, where),
+        }
 
-        try:
-            clean = {
-                "in_dim": int(config["in_dim"]),
-                "out_dim": int(config["out_dim"]),
-                "hidden_layers": int(config["hidden_layers"]),
-                "omega": float(config["omega"]),
-            }
-        except (KeyError, TypeError, ValueError):
-            raise InvalidHeader("header.field.config: not a valid SIREN config") from None
-        if not (1 <= clean["in_dim"] <= 4 and 1 <= clean["out_dim"] <= 16 and 0 <= clean["hidden_layers"] <= 32):
-            raise InvalidHeader("header.field.config: SIREN dimensions out of bounds")
-        if not (math.isfinite(clean["omega"]) and 0 < clean["omega"] <= 1e4):
-            raise InvalidHeader("header.field.config: invalid omega")
-        return clean
+    @staticmethod
+    def allocated_params(widths: tuple[int, ...], config: Mapping[str, Any]) -> int:
+        """Entries the decoder allocates (full-size matrices), checked against a cap first."""
+        w = widths[-1]
+        return (config["in_dim"] + 1) * w + config["hidden_layers"] * (w * w + w) + config["out_dim"] * (w + 1)
 
     def _stage_views(self, stage: int) -> dict[str, torch.Tensor]:
         lo, hi = self._span(stage)

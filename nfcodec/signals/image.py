@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError, InvalidHeader
 from ..fsutil import atomic_write
+from ..schema import require_int, require_int_list
 
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26
@@ -73,15 +74,14 @@ class ImageGeometry:
 
     @classmethod
     def from_description(cls, desc: Mapping[str, Any]) -> "ImageGeometry":
-        try:
-            height, width = (int(v) for v in desc["shape"])
-            channels, bit_depth = int(desc["channels"]), int(desc["bit_depth"])
-        except (KeyError, TypeError, ValueError):
-            raise InvalidHeader("header.signal: not a valid image description") from None
-        if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
-            raise InvalidHeader(f"header.signal: image size {height}x{width} is out of bounds")
-        if channels not in COLOR_BY_CHANNELS or bit_depth not in (8, 16):
-            raise InvalidHeader("header.signal: unsupported channels or bit depth")
+        where = "header.signal"
+        height, width = require_int_list(desc, "shape", 2, 1, MAX_SIDE, where)
+        if height * width > MAX_PIXELS:
+            raise InvalidHeader(f"{where}: image size {height}x{width} is out of bounds")
+        channels = require_int(desc, "channels", 1, 4, where)
+        bit_depth = require_int(desc, "bit_depth", 8, 16, where)
+        if bit_depth not in (8, 16):
+            raise InvalidHeader(f"{where}: unsupported bit depth {bit_depth}")
         return cls(height, width, channels, bit_depth)
 
     @property
