@@ -19,6 +19,28 @@ from .metrics import psnr_from_mse
 from .progress import SILENT, Progress
 
 
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(field: ProgressiveField, device: torch.device, precision: str) -> torch.dtype | None:
+    """bf16 autocast for training steps where the hardware runs it natively and the field
+    tolerates it (ReLU MLPs do; SIREN's sin(30 x) does not). Evaluation always runs in float32,
+    so reported quality is what a decoder computes."""
+    if precision == "fp32" or not getattr(field, "mixed_precision_ok", False):
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if _cpu_has_native_bf16() else None
+
+
 @dataclass
 class TrainConfig:
     steps: int = 300  # optimisation steps per stage
@@ -28,6 +50,7 @@ class TrainConfig:
     seed: int = 0
     target_psnr: float | None = None  # stop a stage early once the batch PSNR reaches it
     eval_batch: int = 1 << 16
+    precision: str = "auto"  # "auto" (bf16 training steps where native and safe), "fp32", "bf16"
 
 
 @dataclass
@@ -60,6 +83,7 @@ def fit_stage(
     )
     n = coords.shape[0]
     full_batch = n <= config.batch_size
+    amp = autocast_dtype(field, coords.device, config.precision)
     start = time.perf_counter()
     progress.start(f"stage {stage}/{len(field.widths)} (width {field.widths[stage - 1]})", config.steps)
     batch_psnr = float("nan")
@@ -77,7 +101,9 @@ def fit_stage(
             idx = torch.randint(n, (config.batch_size,), generator=generator).to(coords.device)
             x, y = coords[idx], values[idx]
         optimiser.zero_grad(set_to_none=False)
-        loss = torch.mean((field.forward(x, stage) - y) ** 2)
+        with torch.autocast(coords.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            out = field.forward(x, stage)
+        loss = torch.mean((out.float() - y) ** 2)
         loss.backward()
         field.mask_gradients(stage)
         optimiser.step()

@@ -11,7 +11,7 @@ from nfcodec.errors import NffError, TruncatedFile, UsageError
 from nfcodec.metrics import psnr
 from nfcodec.signals.image import ImageSignal, read_image
 
-TINY = EncodeConfig(widths=(3, 6, 9), stages=3, steps=8, seed=5)
+TINY = EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,19 @@ def test_decoded_psnr_equals_what_the_encoder_reported(tiny_signal, tiny_encoded
 
 def test_same_seed_same_bytes(tiny_signal, tiny_encoded):
     assert encode_image(tiny_signal, TINY).data == tiny_encoded.data
-    other = encode_image(tiny_signal, EncodeConfig(widths=(3, 6, 9), stages=3, steps=8, seed=6))
+    other = encode_image(tiny_signal, EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=6))
     assert other.data != tiny_encoded.data
+
+
+def test_grid_encode_is_deterministic_and_decodes_to_the_reported_quality(tiny_signal):
+    config = EncodeConfig(arch="grid", stages=3, steps=15, seed=2)
+    result = encode_image(tiny_signal, config)
+    assert encode_image(tiny_signal, config).data == result.data
+    psnrs = [s.psnr for s in result.stages]
+    for report in result.stages:
+        decoded = decode_bytes(result.data, width=report.index)
+        assert psnr(tiny_signal.pixels, decoded.pixels, 255) == report.psnr
+    assert psnrs[-1] > psnrs[0]
 
 
 def test_every_prefix_decodes_to_some_width_or_fails_cleanly(tiny_encoded):

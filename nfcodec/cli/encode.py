@@ -23,16 +23,21 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .nff path [default: INPUT with .nff suffix].")
 @click.option("--stages", type=click.IntRange(1, 64), default=4, show_default=True, help="Number of progressive stages (decodable widths).")
 @click.option("--widths", callback=_widths, help="Explicit stage widths, e.g. 30,69,110,151 (overrides --stages).")
-@click.option("--steps", type=click.IntRange(1), default=300, show_default=True, help="Training steps per stage.")
-@click.option("--arch", type=click.Choice(["grid", "siren"]), default="siren", show_default=True, help="Field architecture.")
+@click.option("--steps", type=click.IntRange(1), help="Training steps per stage [default: grid 100, siren 300].")
+@click.option("--arch", type=click.Choice(["grid", "siren"]), default="grid", show_default=True,
+              help="Field architecture: grid (multiresolution hash grid + small MLP, fast) or siren.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate [default: per architecture].")
-@click.option("--batch-size", type=click.IntRange(1), default=1 << 15, show_default=True, help="Points per step (full batch if the signal is smaller).")
-@click.option("--dtype", type=click.Choice(["f32", "f16", "q16", "q8"]), help="Parameter storage precision [default: f16 for SIREN].")
+@click.option("--batch-size", type=click.IntRange(1), default=1 << 19, show_default=True, help="Points per step (full batch if the signal is smaller).")
+@click.option("--dtype", type=click.Choice(["f32", "f16", "q16", "q8"]),
+              help="Storage precision of every tensor [default: grid tables q8, weights f16; SIREN f16].")
 @click.option("--target-psnr", type=float, help="Stop each stage early once its training PSNR reaches this (dB).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+              help="Training arithmetic (auto: bf16 steps where the CPU/GPU has native bf16 and the field allows it).")
+@click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation and sampling (same seed, same file).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @json_option
-def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, seed, quiet, as_json):
+def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) into a progressive .nff file.
 
     Each stage widens the network; stage k's parameters go into their own chunk, so the
@@ -55,6 +60,8 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         seed=seed,
         dtype=dtype,
         target_psnr=target_psnr,
+        precision=precision,
+        device=device,
     )
     result = encode(input_path, output, config, Progress(enabled=not quiet))
     if as_json:

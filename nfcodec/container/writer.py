@@ -29,10 +29,12 @@ class EncodedStage:
     decoded: dict[str, np.ndarray]  # what a decoder reconstructs
 
 
-def encode_stage(stage: StageData, compression: str = "zstd") -> EncodedStage:
+def encode_stage(stage: StageData, compression: str = "zstd", steps: Mapping[str, float | None] | None = None) -> EncodedStage:
+    """Quantise and compress one stage. `steps` optionally gives q8/q16 tensors their quantiser
+    step (default: peak / largest code, which never clips)."""
     specs, raws, decoded = [], [], {}
     for name, values, dtype in stage.tensors:
-        spec, raw, back = quantise(values, dtype)
+        spec, raw, back = quantise(values, dtype, (steps or {}).get(name))
         specs.append(named(spec, name))
         raws.append(raw)
         decoded[name] = back

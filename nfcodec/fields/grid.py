@@ -31,6 +31,7 @@ class ProgressiveGrid(nn.Module):
     default_lr = 1e-2
     adam_betas = (0.9, 0.99)
     adam_eps = 1e-15
+    mixed_precision_ok = True  # ReLU MLP: bf16 training steps are safe (evaluation stays float32)
 
     def __init__(
         self,
