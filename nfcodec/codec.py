@@ -32,14 +32,14 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # 2-core CPU at <= 4 bpp.
     "grid": {
         "lr": 1e-2,
-        "steps": 100,
+        "steps": 150,
         "dtype": {"table": "q8", "*": "f16"},
         "step_sigma": {"table": 1 / 8},  # q8 step = std / 8: ~0.1 dB for ~15% fewer bytes than peak / 127
-        "n_levels": 12,
+        "n_levels": 16,
         "n_features": 2,
         "log2_hashmap_size": 14,
         "base_resolution": 16,
-        "max_resolution_fraction": 0.5,  # finest level: half the image's longer side
+        "max_resolution_fraction": 1.0,  # finest level: the image's longer side
         "mlp_width": 32,
         "hidden_layers": 1,
     },

@@ -23,7 +23,7 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .nff path [default: INPUT with .nff suffix].")
 @click.option("--stages", type=click.IntRange(1, 64), default=4, show_default=True, help="Number of progressive stages (decodable widths).")
 @click.option("--widths", callback=_widths, help="Explicit stage widths, e.g. 30,69,110,151 (overrides --stages).")
-@click.option("--steps", type=click.IntRange(1), help="Training steps per stage [default: grid 100, siren 300].")
+@click.option("--steps", type=click.IntRange(1), help="Training steps per stage [default: grid 150, siren 300].")
 @click.option("--arch", type=click.Choice(["grid", "siren"]), default="grid", show_default=True,
               help="Field architecture: grid (multiresolution hash grid + small MLP, fast) or siren.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate [default: per architecture].")
