@@ -26,6 +26,7 @@ from _common import RESULTS, markdown_table, run_metadata, write_json  # noqa: E
 from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
 from nfcodec.fields.grid_layout import PRIMES, GridConfig, grid_layout  # noqa: E402
 from nfcodec.signals.image import pixel_coords  # noqa: E402
+from nfcodec.train import autocast_dtype  # noqa: E402
 
 
 class StraightforwardGrid(nn.Module):
@@ -118,6 +119,16 @@ def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline:
         loss = torch.mean((ours(points, 1) - target) ** 2)
         loss.backward()
 
+    amp = autocast_dtype(ours, points.device, "auto")
+
+    def our_production_step() -> None:
+        # what `nfc encode` runs: bf16 autocast for the MLP where the CPU has native bf16
+        ours.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+            out = ours(points, 1)
+        loss = torch.mean((out.float() - target) ** 2)
+        loss.backward()
+
     grid_only = ours.encoding
 
     def our_grid_step() -> None:
@@ -133,6 +144,7 @@ def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline:
         loss.backward()
 
     ours_s, ours_warm = time_steps(our_step, repeats)
+    prod_s, _ = time_steps(our_production_step, repeats)
     grid_s, _ = time_steps(our_grid_step, repeats)
     base_s, base_warm = time_steps(base_step, repeats)
     layout = ours.encoding.layout
@@ -141,6 +153,9 @@ def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline:
         "hashed_levels": int(layout.hashed.sum()),
         "grid_params": layout.n_params,
         "ours_step_s": ours_s,
+        "ours_production_step_s": prod_s,
+        "production_autocast": str(amp) if amp else "none (fp32)",
+        "production_speedup": base_s / prod_s,
         "ours_grid_only_s": grid_s,
         "baseline_step_s": base_s,
         "speedup": base_s / ours_s,
@@ -175,10 +190,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results.append(r)
             rows.append([
                 name, f"2^{log2_t}", r["hashed_levels"], f"{r['baseline_step_s']:.3f}", f"{r['ours_step_s']:.3f}",
-                f"**{r['speedup']:.1f}x**", f"{r['ours_grid_only_s']:.3f}", f"{r['grid_floor_s'] * 1e3:.1f} ms", f"{r['grid_vs_floor']:.1f}x",
+                f"**{r['speedup']:.1f}x**", f"{r['ours_production_step_s']:.3f}", f"**{r['production_speedup']:.1f}x**", f"{r['ours_grid_only_s']:.3f}", f"{r['grid_floor_s'] * 1e3:.1f} ms", f"{r['grid_vs_floor']:.1f}x",
             ])
             print(rows[-1], file=sys.stderr, flush=True)
-    headers = ["points", "T", "hashed levels", "baseline s/step", "ours s/step", "speedup", "ours grid-only s", "grid floor", "grid / floor"]
+    headers = ["points", "T", "hashed levels", "baseline s/step", "ours fp32 s/step", "speedup fp32", "ours bf16-MLP s/step", "speedup bf16", "ours grid-only s", "grid floor", "grid / floor"]
     table = markdown_table(headers, rows)
     print(table)
     out = {

@@ -81,7 +81,7 @@ def spec_text() -> str:
 
 
 def test_spec_worked_example_is_ok_minimal():
-    section = spec_text().split("## 14. Worked example", 1)[1]
+    section = spec_text().split("## 15. Worked example", 1)[1]
     dump = re.search(r"```\n(0000 .*?)```", section, re.S).group(1)
     data = bytes.fromhex("".join(line[6:] for line in dump.splitlines()))
     assert data == (VECTORS / "ok_minimal.nff").read_bytes()
