@@ -39,7 +39,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import KODAK, RESULTS, markdown_table, run_metadata, write_json  # noqa: E402
 
-from nfcodec.codec import EncodeConfig, _build_field, encode_image, resolve_device  # noqa: E402
+from nfcodec.codec import EncodeConfig, encode_image, resolve_device  # noqa: E402
+from nfcodec.presets import build_field  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
 from nfcodec.signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image  # noqa: E402
 from nfcodec.train import TrainConfig, fit_progressive, predict  # noqa: E402
@@ -192,12 +193,12 @@ def train_timed(field: Any, target: Target, phases: list[Phase], *, lr: float, b
 
 
 def grid_field(shape: tuple[int, int], channels: int, stages: int) -> Any:
-    return _build_field(EncodeConfig(arch="grid", stages=stages), shape, channels)
+    return build_field(EncodeConfig(arch="grid", stages=stages), shape, channels)
 
 
 def siren_field(shape: tuple[int, int], channels: int, widths: tuple[int, ...] | None = None) -> Any:
     """`nfc encode --arch siren`'s 4-stage field (matched widths, 30/69/110/151 by default)."""
-    return _build_field(EncodeConfig(arch="siren", stages=len(SIREN_WIDTHS), widths=widths), shape, channels)
+    return build_field(EncodeConfig(arch="siren", stages=len(SIREN_WIDTHS), widths=widths), shape, channels)
 
 
 def warm_up(signal: ImageSignal, device: torch.device) -> None:

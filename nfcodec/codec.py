@@ -19,32 +19,12 @@ from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, Un
 from .fsutil import atomic_write, check_output_path
 from .metrics import psnr
 from .progress import SILENT, Progress
+from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
 from .registry import FIELDS, MODALITIES
 from .schema import MAX_FIELD_PARAMS
 from .signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
 from .train import StageFit, TrainConfig, fit_progressive, predict
 from .transforms import Identity, transform_from_header
-
-# Per-architecture defaults; `nfc encode --help` documents them.
-ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "siren": {"lr": 1e-3, "steps": 300, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4},
-    # Chosen by measurement on Kodak (README, "Choosing the defaults"): quality per second on a
-    # 2-core CPU at <= 4 bpp.
-    "grid": {
-        "lr": 1e-2,
-        "steps": 150,
-        "dtype": {"table": "q8", "*": "f16"},
-        "step_sigma": {"table": 1 / 6},  # q8 step = std / 6: keeps the default under 4 bpp on Kodak
-        "n_levels": 16,
-        "n_features": 2,
-        "log2_hashmap_size": 14,
-        "base_resolution": 16,
-        "max_resolution_fraction": 1.0,  # finest level: the image's longer side
-        "mlp_width": 32,
-        "hidden_layers": 1,
-    },
-}
-
 
 @dataclass
 class EncodeConfig:
@@ -115,59 +95,6 @@ class EncodeResult:
         }
 
 
-def _build_field(config: "EncodeConfig", shape: tuple[int, ...], out_dim: int) -> Any:
-    """The field an encode trains: architecture defaults, the stage split, the signal's size."""
-    arch, stages = config.arch, config.stages
-    field_cls = FIELDS.by_name(arch).load()
-    d = ARCH_DEFAULTS[arch]
-    in_dim = len(shape)
-    if arch == "siren":
-        from .fields.siren import matched_widths
-
-        widths = tuple(config.widths) if config.widths else matched_widths(stages, d["base_width"], in_dim, out_dim, d["hidden_layers"])
-        return field_cls(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
-    if arch == "grid":
-        from .fields.grid_layout import GridConfig
-
-        n_levels = config.widths[-1] if config.widths else d["n_levels"]
-        if not 1 <= stages <= n_levels:
-            raise UsageError(f"a grid of {n_levels} levels supports 1..{n_levels} stages")
-        # Stage k owns an equal share of the levels (coarse first) and of the MLP width.
-        widths = tuple(config.widths) if config.widths else tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
-        mlp = tuple(max(1, round(d["mlp_width"] * k / stages)) for k in range(1, stages + 1))
-        max_res = max(shape) * d["max_resolution_fraction"]
-        grid = GridConfig(
-            in_dim, n_levels, d["n_features"], d["log2_hashmap_size"], d["base_resolution"],
-            GridConfig.scale_for(n_levels, d["base_resolution"], max(max_res, d["base_resolution"])),
-        )
-        return field_cls(widths, mlp, grid, out_dim, d["hidden_layers"])
-    raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
-
-
-def _quant_step(step_sigma: dict[str, float], name: str, values: np.ndarray, dtype: str) -> float | None:
-    """Quantiser step of a q8/q16 tensor: a fraction of its standard deviation where the arch
-    asks for one (never so small that the peak would clip), else None (peak / max code)."""
-    if dtype not in ("q8", "q16") or values.size == 0:
-        return None
-    fraction = next((f for prefix, f in step_sigma.items() if name.startswith(prefix)), None)
-    if fraction is None:
-        return None
-    limit = 127 if dtype == "q8" else 32767
-    peak = float(np.max(np.abs(values)))
-    step = max(float(np.std(values)) * fraction, peak / limit)
-    return step if step > 0 else None
-
-
-def _storage_dtype(dtypes: Any, tensor_name: str) -> str:
-    """Per-tensor storage precision: a single dtype, or a map of name prefix -> dtype ("*" default)."""
-    if isinstance(dtypes, str):
-        return dtypes
-    for prefix, dtype in dtypes.items():
-        if prefix != "*" and tensor_name.startswith(prefix):
-            return dtype
-    return dtypes["*"]
-
-
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
     """Fit a progressive field to an image and return the `.nff` bytes with per-stage reports."""
     config = config or EncodeConfig()
@@ -183,7 +110,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     start = time.perf_counter()
     transform = Identity()
     device = resolve_device(config.device)
-    field_model = _build_field(config, (signal.height, signal.width), signal.channels).to(device)
+    field_model = build_field(config, (signal.height, signal.width), signal.channels).to(device)
     widths = field_model.widths
     coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
     target = transform.forward(signal.values())
@@ -206,8 +133,8 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         # Quantise what this stage added and snap the field to the stored values: later stages
         # train against exactly what a decoder reconstructs, and the PSNR below is the file's.
         tensors = field_model.stage_tensors(stage)
-        data = container.StageData(widths[stage - 1], [(n, v, _storage_dtype(dtype, n)) for n, v in tensors.items()])
-        steps_by_name = {n: _quant_step(defaults.get("step_sigma", {}), n, v, _storage_dtype(dtype, n)) for n, v in tensors.items()}
+        data = container.StageData(widths[stage - 1], [(n, v, storage_dtype(dtype, n)) for n, v in tensors.items()])
+        steps_by_name = {n: quant_step(defaults.get("step_sigma", {}), n, v, storage_dtype(dtype, n)) for n, v in tensors.items()}
         enc = container.encode_stage(data, config.compression, steps_by_name)
         field_model.load_stage_tensors(stage, enc.decoded)
         decoded = geometry.to_pixels(transform.inverse(predict(field_model, coords, stage).cpu().numpy()))

@@ -57,3 +57,15 @@ def check_stage_tensors(expected: Mapping[str, tuple[int, ...]], tensors: Mappin
     for name, shape in expected.items():
         if tuple(tensors[name].shape) != tuple(shape):
             raise InvalidPayload(f"stage {stage}: tensor {name!r} has shape {tuple(tensors[name].shape)}, expected {tuple(shape)}")
+
+
+def views_to_arrays(views: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Copies of a stage's parameter views as float32 arrays (what its chunk stores)."""
+    return {k: v.detach().cpu().numpy().astype(np.float32).copy() for k, v in views.items()}
+
+
+def load_into_views(views: Mapping[str, torch.Tensor], tensors: Mapping[str, np.ndarray]) -> None:
+    """Copy arrays into a stage's parameter views (shapes checked by the caller)."""
+    with torch.no_grad():
+        for name, view in views.items():
+            view.copy_(torch.from_numpy(np.ascontiguousarray(tensors[name])).to(view.device))

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..schema import require_float, require_int, require_int_list
-from .base import check_stage_tensors, uniform_
+from .base import check_stage_tensors, load_into_views, uniform_, views_to_arrays
 from .grid_layout import GridConfig
 from .hashgrid import GridEncoding
 
@@ -234,13 +234,11 @@ class ProgressiveGrid(nn.Module):
         return views
 
     def stage_tensors(self, stage: int) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy().astype(np.float32).copy() for k, v in self._stage_views(stage).items()}
+        return views_to_arrays(self._stage_views(stage))
 
     def load_stage_tensors(self, stage: int, tensors: Mapping[str, np.ndarray]) -> None:
         check_stage_tensors(self.stage_shapes(self.widths, self.config(), stage), tensors, stage)
-        with torch.no_grad():
-            for name, view in self._stage_views(stage).items():
-                view.copy_(torch.from_numpy(np.ascontiguousarray(tensors[name])).to(view.device))
+        load_into_views(self._stage_views(stage), tensors)
 
     def param_count(self, stage: int) -> int:
         return sum(

@@ -105,6 +105,21 @@ def _index2(g0, g1, res, size, is_hashed):  # pragma: no cover - jitted
     return idx % size if idx >= size else idx
 
 
+def _corners2(scale, x0, x1, res, size, is_hashed, base):  # pragma: no cover - jitted
+    """Table rows and bilinear weights of the 4 corners, in corner order 00, 10, 01, 11."""
+    g0, g1, t0, t1 = _cell2(scale, x0, x1)
+    one = np.float32(1.0)
+    w00 = (one - t0) * (one - t1)
+    w10 = t0 * (one - t1)
+    w01 = (one - t0) * t1
+    w11 = t0 * t1
+    i00 = base + _index2(g0, g1, res, size, is_hashed)
+    i10 = base + _index2(g0 + 1, g1, res, size, is_hashed)
+    i01 = base + _index2(g0, g1 + 1, res, size, is_hashed)
+    i11 = base + _index2(g0 + 1, g1 + 1, res, size, is_hashed)
+    return i00, i10, i01, i11, w00, w10, w01, w11
+
+
 def _forward2(coords, table, scales, resolutions, sizes, offsets, hashed, n_levels, out):  # pragma: no cover - jitted
     n = coords.shape[0]
     n_feat = table.shape[1]
@@ -112,17 +127,9 @@ def _forward2(coords, table, scales, resolutions, sizes, offsets, hashed, n_leve
         x0 = coords[i, 0]
         x1 = coords[i, 1]
         for level in range(n_levels):
-            g0, g1, t0, t1 = _cell2(np.float64(scales[level]), x0, x1)
-            res, size, hsh, base = resolutions[level], sizes[level], hashed[level], offsets[level]
-            one = np.float32(1.0)
-            w00 = (one - t0) * (one - t1)
-            w10 = t0 * (one - t1)
-            w01 = (one - t0) * t1
-            w11 = t0 * t1
-            i00 = base + _index2(g0, g1, res, size, hsh)
-            i10 = base + _index2(g0 + 1, g1, res, size, hsh)
-            i01 = base + _index2(g0, g1 + 1, res, size, hsh)
-            i11 = base + _index2(g0 + 1, g1 + 1, res, size, hsh)
+            i00, i10, i01, i11, w00, w10, w01, w11 = _corners2(
+                np.float64(scales[level]), x0, x1, resolutions[level], sizes[level], hashed[level], offsets[level]
+            )
             for f in range(n_feat):
                 acc = w00 * table[i00, f]
                 acc += w10 * table[i10, f]
@@ -137,17 +144,8 @@ def _backward2(coords, grad_out, scales, resolutions, sizes, offsets, hashed, le
     for level in prange(level_lo, level_hi):
         scale = np.float64(scales[level])
         res, size, hsh, base = resolutions[level], sizes[level], hashed[level], offsets[level]
-        one = np.float32(1.0)
         for i in range(n):
-            g0, g1, t0, t1 = _cell2(scale, coords[i, 0], coords[i, 1])
-            w00 = (one - t0) * (one - t1)
-            w10 = t0 * (one - t1)
-            w01 = (one - t0) * t1
-            w11 = t0 * t1
-            i00 = base + _index2(g0, g1, res, size, hsh)
-            i10 = base + _index2(g0 + 1, g1, res, size, hsh)
-            i01 = base + _index2(g0, g1 + 1, res, size, hsh)
-            i11 = base + _index2(g0 + 1, g1 + 1, res, size, hsh)
+            i00, i10, i01, i11, w00, w10, w01, w11 = _corners2(scale, coords[i, 0], coords[i, 1], res, size, hsh, base)
             for f in range(n_feat):
                 g = grad_out[i, level * n_feat + f]
                 grad_table[i00, f] += w00 * g
@@ -160,6 +158,7 @@ if AVAILABLE:
     _corner = numba.njit(inline="always", cache=True)(_corner)
     _cell2 = numba.njit(inline="always", cache=True)(_cell2)
     _index2 = numba.njit(inline="always", cache=True)(_index2)
+    _corners2 = numba.njit(inline="always", cache=True)(_corners2)
     _grid_forward_nd = numba.njit(parallel=True, cache=True)(_forward)
     _grid_backward_nd = numba.njit(parallel=True, cache=True)(_backward)
     _grid_forward_2d = numba.njit(parallel=True, cache=True)(_forward2)

@@ -1,0 +1,86 @@
+"""Encoder presets: each field architecture's defaults, and building the field an encode trains.
+
+The defaults were chosen by measurement (README, "Fields and defaults"); `nfc encode --help`
+documents them. Decoders never read this module: everything a decoder needs is in the file.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import UnknownCodecId, UsageError
+from .registry import FIELDS
+
+# Per-architecture defaults; `nfc encode --help` documents them.
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "siren": {"lr": 1e-3, "steps": 300, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4},
+    # Chosen by measurement on Kodak (README, "Choosing the defaults"): quality per second on a
+    # 2-core CPU at <= 4 bpp.
+    "grid": {
+        "lr": 1e-2,
+        "steps": 150,
+        "dtype": {"table": "q8", "*": "f16"},
+        "step_sigma": {"table": 1 / 6},  # q8 step = std / 6: keeps the default under 4 bpp on Kodak
+        "n_levels": 16,
+        "n_features": 2,
+        "log2_hashmap_size": 14,
+        "base_resolution": 16,
+        "max_resolution_fraction": 1.0,  # finest level: the image's longer side
+        "mlp_width": 32,
+        "hidden_layers": 1,
+    },
+}
+
+
+def build_field(config: Any, shape: tuple[int, ...], out_dim: int) -> Any:
+    """The field an encode trains: architecture defaults, the stage split, the signal's size."""
+    arch, stages = config.arch, config.stages
+    field_cls = FIELDS.by_name(arch).load()
+    d = ARCH_DEFAULTS[arch]
+    in_dim = len(shape)
+    if arch == "siren":
+        from .fields.siren import matched_widths
+
+        widths = tuple(config.widths) if config.widths else matched_widths(stages, d["base_width"], in_dim, out_dim, d["hidden_layers"])
+        return field_cls(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
+    if arch == "grid":
+        from .fields.grid_layout import GridConfig
+
+        n_levels = config.widths[-1] if config.widths else d["n_levels"]
+        if not 1 <= stages <= n_levels:
+            raise UsageError(f"a grid of {n_levels} levels supports 1..{n_levels} stages")
+        # Stage k owns an equal share of the levels (coarse first) and of the MLP width.
+        widths = tuple(config.widths) if config.widths else tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
+        mlp = tuple(max(1, round(d["mlp_width"] * k / stages)) for k in range(1, stages + 1))
+        max_res = max(shape) * d["max_resolution_fraction"]
+        grid = GridConfig(
+            in_dim, n_levels, d["n_features"], d["log2_hashmap_size"], d["base_resolution"],
+            GridConfig.scale_for(n_levels, d["base_resolution"], max(max_res, d["base_resolution"])),
+        )
+        return field_cls(widths, mlp, grid, out_dim, d["hidden_layers"])
+    raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
+
+
+def quant_step(step_sigma: dict[str, float], name: str, values: np.ndarray, dtype: str) -> float | None:
+    """Quantiser step of a q8/q16 tensor: a fraction of its standard deviation where the arch
+    asks for one (never so small that the peak would clip), else None (peak / max code)."""
+    if dtype not in ("q8", "q16") or values.size == 0:
+        return None
+    fraction = next((f for prefix, f in step_sigma.items() if name.startswith(prefix)), None)
+    if fraction is None:
+        return None
+    limit = 127 if dtype == "q8" else 32767
+    peak = float(np.max(np.abs(values)))
+    step = max(float(np.std(values)) * fraction, peak / limit)
+    return step if step > 0 else None
+
+
+def storage_dtype(dtypes: Any, tensor_name: str) -> str:
+    """Per-tensor storage precision: a single dtype, or a map of name prefix -> dtype ("*" default)."""
+    if isinstance(dtypes, str):
+        return dtypes
+    for prefix, dtype in dtypes.items():
+        if prefix != "*" and tensor_name.startswith(prefix):
+            return dtype
+    return dtypes["*"]
