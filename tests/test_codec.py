@@ -171,3 +171,16 @@ def test_oversized_field_is_refused_before_allocation():
 
     config = {"in_dim": 2, "out_dim": 3, "hidden_layers": 16, "omega": 30.0}
     assert ProgressiveSiren.allocated_params((4096,), config) > MAX_FIELD_PARAMS
+
+
+def test_grid_without_numba_falls_back_to_plain_torch(tiny_signal, monkeypatch):
+    """NFCODEC_GRID_BACKEND=torch (as on a machine without numba): same API, a valid file, and a
+    file any backend decodes to nearly the same pixels."""
+    config = EncodeConfig(arch="grid", stages=2, steps=10, seed=1)
+    monkeypatch.setenv("NFCODEC_GRID_BACKEND", "torch")
+    result = encode_image(tiny_signal, config)
+    decoded_torch = decode_bytes(result.data)
+    assert psnr(tiny_signal.pixels, decoded_torch.pixels, 255) == result.stages[-1].psnr
+    monkeypatch.delenv("NFCODEC_GRID_BACKEND")
+    decoded_default = decode_bytes(result.data)
+    assert np.max(np.abs(decoded_default.pixels.astype(int) - decoded_torch.pixels.astype(int))) <= 1
