@@ -95,6 +95,23 @@ class EncodeResult:
         }
 
 
+RENDER_BLOCK_POINTS = 1 << 16
+
+
+def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
+    """The image at stage count `stage`, evaluated in blocks of rows into a preallocated array,
+    so memory stays near the output's size. The encoder scores stages with this same function,
+    so the PSNR it reports is exactly what decoding gives."""
+    out = np.empty((geometry.height, geometry.width, geometry.channels), dtype=geometry.dtype)
+    rows = max(1, RENDER_BLOCK_POINTS // geometry.width)
+    for r0 in range(0, geometry.height, rows):
+        r1 = min(geometry.height, r0 + rows)
+        coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width, slice(r0, r1))).to(device)
+        values = transform.inverse(predict(field_model, coords, stage, chunk=RENDER_BLOCK_POINTS).cpu().numpy())
+        out[r0:r1] = geometry.to_pixels(values, r1 - r0)
+    return out
+
+
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
     """Fit a progressive field to an image and return the `.nff` bytes with per-stage reports."""
     config = config or EncodeConfig()
@@ -137,7 +154,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         steps_by_name = {n: quant_step(defaults.get("step_sigma", {}), n, v, storage_dtype(dtype, n)) for n, v in tensors.items()}
         enc = container.encode_stage(data, config.compression, steps_by_name)
         field_model.load_stage_tensors(stage, enc.decoded)
-        decoded = geometry.to_pixels(transform.inverse(predict(field_model, coords, stage).cpu().numpy()))
+        decoded = render_image(field_model, transform, geometry, stage, device)
         quality.append(psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1))
         progress.message(
             f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, {fit.seconds:.1f} s, {quality[-1]:.2f} dB decoded"
@@ -222,8 +239,8 @@ def _field_from_header(header: container.Header) -> Any:
     if header.field.get("id", entry.id) != entry.id:
         raise UnknownCodecId(f"field id {header.field.get('id')} does not match architecture {arch!r}")
     field_cls = entry.load()
-    config = field_cls.validate_config(header.field["config"])
     widths = tuple(s.width for s in header.stages)
+    config = field_cls.validate_config(header.field["config"], widths)
     if field_cls.allocated_params(widths, config) > MAX_FIELD_PARAMS:
         raise InvalidHeader(f"header.field: a {arch} of widths {list(widths)} exceeds the decoder's allocation limit")
     # Every stage must declare exactly the tensors the field expects, before we allocate it.
@@ -262,9 +279,8 @@ def decode_bytes(data: bytes | bytearray | memoryview, width: int | None = None,
         note = f"truncated file: decoded width {width} of {total}"
     for k in range(1, width + 1):
         field_model.load_stage_tensors(k, nff.stage_tensors(k))
-    coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width))
-    values = transform.inverse(predict(field_model, coords, width).numpy())
-    return DecodeResult(geometry.to_pixels(values), width, available, total, nff.complete, note=note)
+    pixels = render_image(field_model, transform, geometry, width, torch.device("cpu"))
+    return DecodeResult(pixels, width, available, total, nff.complete, note=note)
 
 
 def read_nff_bytes(path: str | os.PathLike) -> bytes:

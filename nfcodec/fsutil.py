@@ -29,14 +29,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent or ".")
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600; give the file the mode an ordinary write would (0666 & ~umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         if isinstance(write, (bytes, bytearray)):
             with os.fdopen(fd, "wb") as fh:
                 fh.write(write)
-                fh.flush()
-                os.fsync(fh.fileno())
         else:
             os.close(fd)
             write(tmp)
+        with open(tmp, "rb+") as fh:  # durable before it becomes visible
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -48,6 +48,8 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int) -> Any:
         from .fields.grid_layout import GridConfig
 
         n_levels = config.widths[-1] if config.widths else d["n_levels"]
+        if not 1 <= n_levels <= 32:
+            raise UsageError("a grid has 1..32 levels: the last of --widths must be at most 32")
         if not 1 <= stages <= n_levels:
             raise UsageError(f"a grid of {n_levels} levels supports 1..{n_levels} stages")
         # Stage k owns an equal share of the levels (coarse first) and of the MLP width.

@@ -184,3 +184,49 @@ def test_grid_without_numba_falls_back_to_plain_torch(tiny_signal, monkeypatch):
     monkeypatch.delenv("NFCODEC_GRID_BACKEND")
     decoded_default = decode_bytes(result.data)
     assert np.max(np.abs(decoded_default.pixels.astype(int) - decoded_torch.pixels.astype(int))) <= 1
+
+
+def _reframe(data: bytes, edit) -> bytes:
+    import msgpack
+
+    from nfcodec.container.header import pack_header
+
+    header = container.read_header(data)
+    raw = msgpack.unpackb(data[16 : header.header_end - 4])
+    edit(raw)
+    return data[:8] + container.chunks.frame_chunk("NHDR", pack_header(raw)) + data[header.header_end :]
+
+
+@pytest.fixture(scope="module")
+def tiny_grid(tiny_signal):
+    return encode_image(tiny_signal, EncodeConfig(arch="grid", stages=2, steps=3))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda raw: raw["field"]["config"].update(mlp_widths=[16]),  # one width for two stages
+        lambda raw: raw["field"]["config"].update(mlp_widths=[32, 16]),  # decreasing
+        lambda raw: raw["field"]["config"].update(n_levels=8),  # fewer levels than the last stage uses
+        lambda raw: raw["field"]["config"].update(per_level_scale=16.0),  # finest level beyond 2^24
+        lambda raw: raw["field"]["config"].update(per_level_scale=16.0, base_resolution=65536, n_levels=32),
+    ],
+)
+def test_hostile_grid_configs_are_refused(tiny_grid, edit):
+    from nfcodec.errors import InvalidHeader
+
+    with pytest.raises(InvalidHeader):
+        decode_bytes(_reframe(tiny_grid.data, edit))
+
+
+def test_decoding_renders_in_blocks_without_full_size_temporaries(tiny_grid):
+    """A header may legally declare a large image: decoding must not build float64 copies of it."""
+    import tracemalloc
+
+    big = _reframe(tiny_grid.data, lambda raw: raw["signal"].update(shape=[1024, 1024]))
+    tracemalloc.start()
+    result = decode_bytes(big)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert result.pixels.shape == (1024, 1024, 3)
+    assert peak < 3 * 1024 * 1024 * 3 + (64 << 20)  # output + one block's worth, not 1M x 3 float64s

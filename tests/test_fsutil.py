@@ -27,3 +27,14 @@ def test_bytes_write_and_missing_folder(tmp_path: Path):
     assert (tmp_path / "a.bin").read_bytes() == b"data"
     with pytest.raises(UsageError):
         atomic_write(tmp_path / "missing" / "a.bin", b"x")
+
+
+def test_outputs_get_the_ordinary_file_mode(tmp_path: Path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "m.bin", b"x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m.bin").stat().st_mode & 0o777 == 0o644

@@ -26,7 +26,7 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--steps", type=click.IntRange(1), help="Training steps per stage [default: grid 150, siren 300].")
 @click.option("--arch", type=click.Choice(["grid", "siren"]), default="grid", show_default=True,
               help="Field architecture: grid (multiresolution hash grid + small MLP, fast) or siren.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate [default: per architecture].")
+@click.option("--lr", type=click.FloatRange(min=0, max=10, min_open=True), help="Peak learning rate [default: per architecture].")
 @click.option("--batch-size", type=click.IntRange(1), default=1 << 19, show_default=True, help="Points per step (full batch if the signal is smaller).")
 @click.option("--dtype", type=click.Choice(["f32", "f16", "q16", "q8"]),
               help="Storage precision of every tensor [default: grid tables q8, weights f16; SIREN f16].")
@@ -34,7 +34,7 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
               help="Training arithmetic (auto: bf16 steps where the CPU/GPU has native bf16 and the field allows it).")
 @click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation and sampling (same seed, same file).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed for initialisation and sampling (same seed, same file).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @json_option
 def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, quiet, as_json):

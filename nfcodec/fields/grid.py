@@ -79,8 +79,8 @@ class ProgressiveGrid(nn.Module):
         }
 
     @staticmethod
-    def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-        """Check a config read from a file before anything is allocated from it."""
+    def validate_config(config: Mapping[str, Any], widths: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """Check a config read from a file (and the stage widths) before anything is allocated."""
         from ..errors import InvalidHeader
 
         where = "header.field.config"
@@ -94,9 +94,12 @@ class ProgressiveGrid(nn.Module):
             "per_level_scale": require_float(config, "per_level_scale", 1.0, 16.0, where),
             "hidden_layers": require_int(config, "hidden_layers", 1, 8, where),
         }
-        widths = config.get("mlp_widths")
-        count = len(widths) if isinstance(widths, list) and 0 < len(widths) <= 64 else -1
-        clean["mlp_widths"] = require_int_list(config, "mlp_widths", count, 1, 1024, where)
+        stages = len(widths) if widths is not None else len(config.get("mlp_widths") or [])
+        clean["mlp_widths"] = require_int_list(config, "mlp_widths", max(stages, 1), 1, 1024, where)
+        if any(b < a for a, b in zip(clean["mlp_widths"], clean["mlp_widths"][1:])):
+            raise InvalidHeader(f"{where}: 'mlp_widths' must not decrease")
+        if widths is not None and widths[-1] != clean["n_levels"]:
+            raise InvalidHeader(f"{where}: the last stage must use all {clean['n_levels']} levels")
         try:
             GridConfig(clean["in_dim"], clean["n_levels"], clean["n_features"], clean["log2_hashmap_size"], clean["base_resolution"], clean["per_level_scale"])
         except ValueError as exc:

@@ -32,6 +32,9 @@ class GridConfig:
             raise ValueError("grid config out of range (levels 1..32, features 1/2/4/8, T 3..26)")
         if not (1 <= self.base_resolution <= 1 << 16 and 1.0 <= self.per_level_scale <= 16.0):
             raise ValueError("grid config out of range (base resolution, per-level scale)")
+        # the finest level's scale must stay a sane float32 (and res^D a sane integer)
+        if self.base_resolution * float(self.per_level_scale) ** (self.n_levels - 1) > float(1 << 24):
+            raise ValueError("grid config out of range: the finest level exceeds 2^24 vertices per axis")
 
     @staticmethod
     def scale_for(n_levels: int, base_resolution: int, max_resolution: float) -> float:

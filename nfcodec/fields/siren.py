@@ -145,8 +145,8 @@ class ProgressiveSiren(nn.Module):
         return shapes
 
     @staticmethod
-    def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
-        """Check a config read from a file before anything is allocated from it."""
+    def validate_config(config: Mapping[str, Any], widths: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """Check a config read from a file before anything is allocated from it (any widths fit)."""
         where = "header.field.config"
         return {
             "in_dim": require_int(config, "in_dim", 1, 4, where),

@@ -90,6 +90,9 @@ def load_tcnn(field: ProgressiveGrid, model: TcnnModel) -> None:
     padded rows and columns must be zero (they cannot be represented in the field).
     """
     g = field.grid_config
+    expected_encoding = to_tcnn(field).encoding_config
+    if model.encoding_config != expected_encoding or (model.n_input_dims, model.n_output_dims) != (g.in_dim, field.out_dim):
+        raise ValueError("tiny-cuda-nn encoding or dimensions do not match the field's grid")
     width = model.network_config["n_neurons"]
     if width < field.mlp_widths[-1] or model.network_config["n_hidden_layers"] != field.hidden_layers:
         raise ValueError("tiny-cuda-nn network does not match the field's MLP")

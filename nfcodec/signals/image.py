@@ -88,12 +88,16 @@ class ImageGeometry:
     def num_points(self) -> int:
         return self.height * self.width
 
-    def to_pixels(self, values: np.ndarray) -> np.ndarray:
-        """[H*W, C] float values in [0, 1] -> [H, W, C] integers of the image's bit depth."""
+    @property
+    def dtype(self) -> type:
+        return np.uint8 if self.bit_depth == 8 else np.uint16
+
+    def to_pixels(self, values: np.ndarray, rows: int | None = None) -> np.ndarray:
+        """[rows*W, C] float values in [0, 1] -> [rows, W, C] integers of the image's bit depth
+        (rows defaults to the whole image)."""
         peak = 2**self.bit_depth - 1
-        dtype = np.uint8 if self.bit_depth == 8 else np.uint16
-        ints = np.rint(np.clip(values, 0.0, 1.0) * peak).astype(dtype)
-        return ints.reshape(self.height, self.width, self.channels)
+        ints = np.rint(np.clip(values, 0.0, 1.0) * peak).astype(self.dtype)
+        return ints.reshape(rows or self.height, self.width, self.channels)
 
 
 def pixel_coords(height: int, width: int, rows: slice | None = None) -> np.ndarray:
@@ -116,7 +120,9 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
         raise InputError(f"empty file: {path}")
     try:
         # Pillow (imageio's PNG backend) reduces 16-bit colour PNGs to 8 bits: read those with pypng.
-        pixels = _read_png16(path) if _is_png16(path) else np.asarray(iio.imread(path))
+        pixels = _read_png16(path) if _is_png16(path) else _read_common(path)
+    except InputError:
+        raise
     except Exception as exc:  # imageio raises many types for non-images
         raise InputError(f"cannot read {path} as an image ({type(exc).__name__})") from None
     if pixels.ndim == 4 and pixels.shape[0] == 1:
@@ -135,6 +141,27 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE or height * width == 0:
         raise InputError(f"{path}: image size {height}x{width} is out of bounds")
     return ImageSignal(np.ascontiguousarray(pixels), 8 if pixels.dtype == np.uint8 else 16)
+
+
+def _read_common(path: Path) -> np.ndarray:
+    """8-bit formats through imageio; colour models other than grey / RGB (CMYK JPEGs, YCbCr,
+    32-bit integer or float modes) are converted by Pillow rather than misread as extra channels."""
+    import imageio.v3 as iio
+
+    try:
+        from PIL import Image
+
+        with Image.open(path) as probe:
+            mode = probe.mode
+            if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                return np.asarray(probe.convert("RGB"))
+            if mode in ("I", "F"):
+                raise InputError(f"{path}: {mode}-mode (32-bit) images are not supported; use 8- or 16-bit")
+    except InputError:
+        raise
+    except Exception:  # not a Pillow format: let imageio try its other plugins
+        pass
+    return np.asarray(iio.imread(path))
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -149,6 +149,9 @@ def test_bad_image_inputs(tmp_path: Path, small_png: Path):
 def test_usage_errors_exit_2(small_png: Path):
     result = run("encode", str(small_png), "--widths", "5,3")
     assert result.exit_code == 2
+    assert_one_line_error(run("encode", str(small_png), "--widths", "1,2,40", "-q"), ExitStatus.USAGE_ERROR, "32")
+    assert run("encode", str(small_png), "--seed", "99999999999999999999").exit_code == 2
+    assert run("encode", str(small_png), "--lr", "1e308").exit_code == 2
     assert run("decode").exit_code == 2
 
 

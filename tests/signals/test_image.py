@@ -60,3 +60,11 @@ def test_bad_inputs(tmp_path: Path):
 def test_hostile_descriptions_are_refused(desc):
     with pytest.raises(InvalidHeader):
         ImageGeometry.from_description(desc)
+
+
+def test_cmyk_jpeg_is_converted_to_rgb(tmp_path: Path, sample_pixels):
+    from PIL import Image
+
+    Image.fromarray(sample_pixels[:16, :24]).convert("CMYK").save(tmp_path / "c.jpg")
+    image = read_image(tmp_path / "c.jpg")
+    assert image.channels == 3 and image.description()["color"] == "rgb"
