@@ -35,9 +35,10 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Training arithmetic (auto: bf16 steps where the CPU/GPU has native bf16 and the field allows it).")
 @click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed for initialisation and sampling (same seed, same file).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also write a PNG plot of PSNR per decodable width vs bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @json_option
-def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, quiet, as_json):
+def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, plot_path, quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) into a progressive .nff file.
 
     Each stage widens the network; stage k's parameters go into their own chunk, so the
@@ -63,7 +64,15 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         precision=precision,
         device=device,
     )
+    if plot_path:
+        from ..fsutil import check_output_path
+
+        check_output_path(plot_path)  # fail before training, not after
     result = encode(input_path, output, config, Progress(enabled=not quiet))
+    if plot_path:
+        from ..plots import plot_width_quality
+
+        plot_width_quality(result.stages, plot_path, title=f"{input_path} ({result.arch})")
     if as_json:
         print_json(result.to_json())
     else:

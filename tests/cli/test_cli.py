@@ -172,3 +172,10 @@ def test_every_command_help_has_an_example():
     for command in ("encode", "decode", "info"):
         result = run(command, "--help")
         assert result.exit_code == 0 and "Example:" in result.stdout and "nfc " + command in result.stdout
+
+
+def test_encode_plot(tmp_path: Path, small_png: Path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "widths.png"
+    result = run("encode", str(small_png), "-o", str(tmp_path / "p.nff"), "--plot", str(plot), *TINY_ARGS)
+    assert result.exit_code == 0 and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
