@@ -111,8 +111,6 @@ def pixel_coords(height: int, width: int, rows: slice | None = None) -> np.ndarr
 
 def read_image(path: str | os.PathLike) -> ImageSignal:
     """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha."""
-    import imageio.v3 as iio
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no such file: {path}")
