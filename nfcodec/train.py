@@ -49,7 +49,6 @@ class TrainConfig:
     batch_size: int = 1 << 15  # points per step; full batch when the signal has fewer points
     seed: int = 0
     target_psnr: float | None = None  # stop a stage early once the batch PSNR reaches it
-    eval_batch: int = 1 << 16
     precision: str = "auto"  # "auto" (bf16 training steps where native and safe), "fp32", "bf16"
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from typing import Any
 
 import click
@@ -63,6 +62,3 @@ def note(message: str) -> None:
 def json_option(f: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -242,8 +242,3 @@ class ProgressiveGrid(nn.Module):
     def load_stage_tensors(self, stage: int, tensors: Mapping[str, np.ndarray]) -> None:
         check_stage_tensors(self.stage_shapes(self.widths, self.config(), stage), tensors, stage)
         load_into_views(self._stage_views(stage), tensors)
-
-    def param_count(self, stage: int) -> int:
-        return sum(
-            math.prod(s) for k in range(1, stage + 1) for s in self.stage_shapes(self.widths, self.config(), k).values()
-        )

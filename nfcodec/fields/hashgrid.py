@@ -104,9 +104,6 @@ class GridEncoding(nn.Module):
         self.layout = grid_layout(config)
         self.table = nn.Parameter(torch.zeros(self.layout.n_params))
 
-    def out_dim(self, n_levels: int | None = None) -> int:
-        return (n_levels or self.config.n_levels) * self.config.n_features
-
     def level_table(self, level: int) -> torch.Tensor:
         """View [size_l, F] of level `level`'s entries in the flat parameter vector."""
         f = self.config.n_features

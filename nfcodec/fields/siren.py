@@ -179,6 +179,3 @@ class ProgressiveSiren(nn.Module):
     def load_stage_tensors(self, stage: int, tensors: Mapping[str, np.ndarray]) -> None:
         check_stage_tensors(self._stage_shapes(stage), tensors, stage)
         load_into_views(self._stage_views(stage), tensors)
-
-    def param_count(self, stage: int) -> int:
-        return progressive_params(self.widths[:stage], self.in_dim, self.out_dim, self.hidden_layers)[-1]
