@@ -127,9 +127,6 @@ class ProgressiveSiren(nn.Module):
             if stage > 1 and self.out_b.grad is not None:
                 self.out_b.grad.zero_()
 
-    def _stage_shapes(self, stage: int) -> dict[str, tuple[int, ...]]:
-        return self.stage_shapes(self.widths, self.config(), stage)
-
     @staticmethod
     def stage_shapes(widths: tuple[int, ...], config: Mapping[str, Any], stage: int) -> dict[str, tuple[int, ...]]:
         """Names and shapes of the tensors stage `stage` stores (what its chunk must hold)."""
@@ -177,5 +174,5 @@ class ProgressiveSiren(nn.Module):
         return views_to_arrays(self._stage_views(stage))
 
     def load_stage_tensors(self, stage: int, tensors: Mapping[str, np.ndarray]) -> None:
-        check_stage_tensors(self._stage_shapes(stage), tensors, stage)
+        check_stage_tensors(self.stage_shapes(self.widths, self.config(), stage), tensors, stage)
         load_into_views(self._stage_views(stage), tensors)
