@@ -15,8 +15,17 @@ KODAK = REPO.parent / "shared" / "data" / "kodak"
 RESULTS = REPO / "benchmarks" / "results"
 
 
+def setup_runtime() -> bool:
+    """The process settings `nfc` applies at start-up (nfcodec.runtime), so benchmarks measure
+    what the command line runs; baselines in the same process get them too."""
+    from nfcodec.runtime import tune_allocator
+
+    return tune_allocator()
+
+
 def run_metadata(argv: list[str]) -> dict[str, Any]:
     import torch
+    from nfcodec import runtime
 
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
@@ -32,6 +41,7 @@ def run_metadata(argv: list[str]) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+        "allocator_tuned": bool(runtime._applied),
         "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 

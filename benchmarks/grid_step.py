@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, markdown_table, run_metadata, write_json  # noqa: E402
+from _common import RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
 from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
 from nfcodec.fields.grid_layout import PRIMES, GridConfig, grid_layout  # noqa: E402
@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--no-compile", action="store_true", help="baseline without torch.compile (for quick runs)")
     ap.add_argument("--out", type=Path, default=RESULTS / "grid_step.json")
     args = ap.parse_args(argv)
+    setup_runtime()
     argv = list(argv if argv is not None else sys.argv[1:])
     side = int(round(args.points**0.5))
     sets = {

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import KODAK, RESULTS, markdown_table, run_metadata, write_json  # noqa: E402
+from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
 from nfcodec.codec import EncodeConfig, encode_image, resolve_device  # noqa: E402
 from nfcodec.presets import build_field  # noqa: E402
@@ -384,6 +384,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if ap.parse_known_args(argv)[0].quick:
         ap.set_defaults(**QUICK)
     args = ap.parse_args(argv)
+    setup_runtime()
 
     def paths_of(names: list[str]) -> list[Path]:
         paths = [resolve_image(n, args.data_dir) for n in names]

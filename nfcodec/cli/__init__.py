@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from ..runtime import tune_allocator
 from .common import NfcGroup
 from .decode import decode_command
 from .encode import encode_command
@@ -22,6 +23,7 @@ def main(ctx: click.Context, traceback: bool) -> None:
     nfc decode img.nff --width 1 -o p.png  decode a preview from the first stage
     nfc info img.nff                      header and chunk table
     """
+    tune_allocator()  # reuse freed tensor memory instead of re-faulting it every step
     ctx.obj = {"traceback": traceback}
 
 

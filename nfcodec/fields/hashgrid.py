@@ -1,10 +1,13 @@
 """Multiresolution (hash) grid encoding with tiny-cuda-nn's parameter layout.
 
 Backends (same layout, same values; chosen per call by `select_backend`):
-* "numba": fused CPU kernels (grid_kernels.py), used on CPU when numba imports;
+* "numba": fused CPU kernels, used on CPU when numba imports: separable ones for points on a
+  2-D lattice such as an image's pixel centres (grid_lattice.py), general ones otherwise
+  (grid_kernels.py);
 * "torch": plain PyTorch on any device (int64 index math, `index_select`, autograd scatter);
 * tiny-cuda-nn itself is used through `tcnn_backend.py` on CUDA when installed.
-The numba and torch paths agree bit for bit (tests/fields/test_hashgrid.py).
+The general numba kernels and the torch path agree bit for bit, the lattice kernels to ~1 ulp
+(tests/fields/test_grid.py).
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from torch import nn
 
 import os
 
-from . import grid_kernels, tcnn_backend
+from . import grid_kernels, grid_lattice, tcnn_backend
 from .base import uniform_
 from .grid_layout import PRIMES, GridConfig, GridLayout, grid_layout
 
@@ -72,9 +75,15 @@ class _NumbaGrid(torch.autograd.Function):
         points = coords.detach().contiguous().numpy()
         out = np.empty((points.shape[0], n_levels * f), dtype=np.float32)
         tables = table.detach().numpy().reshape(-1, f)
-        grid_kernels.grid_forward(points, tables, *_layout_arrays(layout), n_levels, out)
+        # points on a lattice (an image's pixel centres, or whole rows of them) take the
+        # separable kernels; anything else the general ones
+        axes = grid_lattice.lattice_axes(points) if layout.config.in_dim == 2 else None
+        if axes is not None:
+            grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, out)
+        else:
+            grid_kernels.grid_forward(points, tables, *_layout_arrays(layout), n_levels, out)
         ctx.save_for_backward(coords)
-        ctx.layout, ctx.grad_levels, ctx.n_params = layout, grad_levels, table.numel()
+        ctx.layout, ctx.grad_levels, ctx.n_params, ctx.axes = layout, grad_levels, table.numel(), axes
         return torch.from_numpy(out)
 
     @staticmethod
@@ -84,7 +93,9 @@ class _NumbaGrid(torch.autograd.Function):
         f = layout.config.n_features
         grad = np.zeros((ctx.n_params // f, f), dtype=np.float32)
         lo, hi = ctx.grad_levels
-        if hi > lo:
+        if hi > lo and ctx.axes is not None:
+            grid_lattice.lattice_backward(*ctx.axes, grad_out.contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad)
+        elif hi > lo:
             grid_kernels.grid_backward(
                 coords.contiguous().numpy(), grad_out.contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad
             )

@@ -84,6 +84,50 @@ def _small_grid(mlp=(8, 16, 24)) -> ProgressiveGrid:
     return ProgressiveGrid((2, 4, 6), mlp, config, out_dim=3, hidden_layers=2)
 
 
+def test_lattice_detection():
+    from nfcodec.fields.grid_lattice import lattice_axes
+    from nfcodec.signals.image import pixel_coords
+
+    points = pixel_coords(5, 7)
+    u, v = lattice_axes(points)
+    assert u.shape == (5,) and v.shape == (7,)
+    assert lattice_axes(pixel_coords(9, 4, slice(2, 6))) is not None  # a block of whole rows
+    assert lattice_axes(points[:-1]) is None  # a ragged last row
+    shuffled = points[np.random.default_rng(0).permutation(len(points))]
+    assert lattice_axes(shuffled) is None
+    nudged = points.copy()
+    nudged[10, 1] += 1e-3
+    assert lattice_axes(nudged) is None
+    assert lattice_axes(pixel_coords(1, 1)) is None
+
+
+@pytest.mark.parametrize("log2_size", [6, 12])
+@pytest.mark.parametrize("rows", [slice(None), slice(3, 11)])
+def test_lattice_kernels_match_torch(log2_size, rows):
+    """Pixel centres (a full image or a block of rows) take the separable kernels; values and
+    table gradients agree with the plain torch path, also for hashed and beyond-edge vertices."""
+    from nfcodec.signals.image import pixel_coords
+
+    if not grid_kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    config = GridConfig(in_dim=2, n_levels=5, n_features=2, log2_hashmap_size=log2_size, base_resolution=3, per_level_scale=1.9)
+    encoding = GridEncoding(config)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        encoding.table.uniform_(-1, 1, generator=g)
+    x = torch.from_numpy(pixel_coords(13, 21, rows))
+    reference = encoding(x, backend="torch")
+    upstream = torch.randn(reference.shape, generator=g)
+    (grad_ref,) = torch.autograd.grad((reference * upstream).sum(), encoding.table)
+    fast = encoding(x, backend="numba", grad_levels=(1, 4))
+    (grad_fast,) = torch.autograd.grad((fast * upstream).sum(), encoding.table)
+    assert torch.allclose(fast, reference, atol=2e-6, rtol=1e-6)
+    f = config.n_features
+    lo, hi = int(encoding.layout.offsets[1]) * f, int(encoding.layout.offsets[4]) * f
+    assert torch.all(grad_fast[:lo] == 0) and torch.all(grad_fast[hi:] == 0)
+    assert torch.allclose(grad_fast[lo:hi], grad_ref[lo:hi], atol=1e-5, rtol=1e-5)
+
+
 def test_earlier_widths_stay_bit_identical_while_later_stages_train():
     field = _small_grid()
     g = torch.Generator().manual_seed(1)
