@@ -84,6 +84,19 @@ def time_steps(step: Callable[[], Any], repeats: int) -> tuple[float, float]:
     return float(np.median(times)), warmup
 
 
+def time_interleaved(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median seconds per step of each function, measured round-robin (A B C A B C ...) so that
+    load changes during the run hit every contender alike; plus each one's warm-up time."""
+    warmups = {name: time_steps(step, 0)[1] for name, step in steps.items()}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: (float(np.median(times[name])), warmups[name]) for name in steps}
+
+
 def copy_bandwidth() -> float:
     """Bytes per second of a large tensor copy (read + write counted), the machine's stream rate."""
     src = torch.empty(64 << 20 >> 2).uniform_()
@@ -143,10 +156,8 @@ def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline:
         loss = torch.mean((run(points) - target) ** 2)
         loss.backward()
 
-    ours_s, ours_warm = time_steps(our_step, repeats)
-    prod_s, _ = time_steps(our_production_step, repeats)
-    grid_s, _ = time_steps(our_grid_step, repeats)
-    base_s, base_warm = time_steps(base_step, repeats)
+    timed = time_interleaved({"ours": our_step, "production": our_production_step, "grid": our_grid_step, "base": base_step}, repeats)
+    (ours_s, ours_warm), (prod_s, _), (grid_s, _), (base_s, base_warm) = (timed[k] for k in ("ours", "production", "grid", "base"))
     layout = ours.encoding.layout
     return {
         "log2_hashmap_size": log2_t,
@@ -179,18 +190,18 @@ def mlp_breakdown(n: int, repeats: int) -> dict[str, float]:
         return nn.functional.linear(h, weights[2])
 
     compiled = torch.compile(mlp)
-    out = {}
+    steps = {}
     for name, fn in (("eager", mlp), ("compiled", compiled)):
         for amp in (False, True):
-            def step() -> None:
+            def step(fn: Callable[[torch.Tensor], torch.Tensor] = fn, amp: bool = amp) -> None:
                 for w in weights:
                     w.grad = None
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
                     y = fn(feats)
                 torch.mean((y.float() - target) ** 2).backward()
 
-            out[f"{name}_{'bf16' if amp else 'fp32'}_s"] = time_steps(step, repeats)[0]
-    return out
+            steps[f"{name}_{'bf16' if amp else 'fp32'}_s"] = step
+    return {name: t for name, (t, _) in time_interleaved(steps, repeats).items()}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
