@@ -4,6 +4,8 @@
     python formats/vectors/make_vectors.py --out DIR  # write them elsewhere
     python formats/vectors/make_vectors.py --check    # exit 1 if the committed files differ
 
+Also writes `transform_vectors.json` (the transforms of section 11) from transform_vectors.py.
+
 Deterministic, numpy + msgpack + zstandard only (no torch, no training). Valid files come from
 the container's writer (`assemble`); invalid ones are built here with a small, independent
 implementation of the framing in the spec, patching bytes and recomputing CRCs. Every
@@ -121,6 +123,7 @@ class Vector:
     ancillary: dict[str, list[bytes]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     libzstd: bool = False  # compressed by libzstd, whose output may change between its versions
+    transform_data: bytes | str | None = None  # decoded NXFM data, or the error decoding it raises
 
 
 def writer_vectors() -> list[Vector]:
@@ -341,6 +344,9 @@ def hand_vectors() -> list[Vector]:
     stage_error("err_f16_infinite", "an f16 +infinity (0x7c00)",
                 build(header_map([{"width": 1, "tensors": [t("a", [2], "f16")]}]), [(b"NSTG", b"\x00\x3c\x00\x7c"), END]), "InvalidPayload")
     stage_error("err_f32_nan", "an f32 NaN", build(header_map(BASE_STAGES), [(b"NSTG", f32(0.5, float("nan"))), END]), "InvalidPayload")
+
+    # The transform data chunk (section 11.6), in hand-made zstd frames.
+    v += load_transform_vectors().container_vectors(sys.modules[__name__])
     return v
 
 
@@ -358,7 +364,7 @@ def expectation(v: Vector, error: str | None, strict: bool = False) -> dict[str,
         return {"ok": False, "error": error}
     if strict:
         return {"ok": True}  # strict success means a complete file: the same as progressive
-    return {
+    out = {
         "ok": True,
         "complete": v.complete,
         "stages_available": v.stages_available,
@@ -368,6 +374,10 @@ def expectation(v: Vector, error: str | None, strict: bool = False) -> dict[str,
         ],
         "ancillary": {k: [d.hex() for d in ds] for k, ds in v.ancillary.items()},
     }
+    if v.transform_data is not None:  # only files whose index lists an NXFM chunk
+        td = v.transform_data
+        out["transform_data"] = {"error": td} if isinstance(td, str) else {"hex": td.hex()}
+    return out
 
 
 def observe(data: bytes, strict: bool) -> dict[str, Any]:
@@ -387,12 +397,12 @@ def observe(data: bytes, strict: bool) -> dict[str, Any]:
             stages.append({"tensors": {n: tensor_record(a) for n, a in nff.stage_tensors(k).items()}})
         except NffError as exc:
             stages.append({"error": type(exc).__name__})
-    known = {"NHDR", "NSTG", "NEND"}
+    known = {"NHDR", "NSTG", "NEND", "NXFM"}
     ancillary: dict[str, list[str]] = {}
     for chunk in nff.chunks:
         if chunk.type not in known:
             ancillary.setdefault(chunk.type, []).append(bytes(chunk.data).hex())
-    return {
+    out: dict[str, Any] = {
         "ok": True,
         "complete": nff.complete,
         "stages_available": nff.stages_available,
@@ -400,6 +410,12 @@ def observe(data: bytes, strict: bool) -> dict[str, Any]:
         "stages": stages,
         "ancillary": ancillary,
     }
+    if nff.header.transform_data is not None:
+        try:
+            out["transform_data"] = {"hex": nff.transform_data().hex()}
+        except NffError as exc:
+            out["transform_data"] = {"error": type(exc).__name__}
+    return out
 
 
 def all_vectors() -> list[Vector]:
@@ -453,7 +469,22 @@ def generate() -> dict[str, bytes]:
                 raise AssertionError(f"{v.name} ({mode}): expected {entry[mode]}, the reader gives {seen}")
         files[entry["file"]] = v.data
     files["vectors.json"] = dump_manifest(man).encode()
+    transforms = load_transform_vectors()
+    expected = transforms.manifest()
+    transforms.check_against_reference(expected)
+    files["transform_vectors.json"] = transforms.dump(expected)
     return files
+
+
+def load_transform_vectors() -> Any:
+    """transform_vectors.py beside this script (a script folder, not a package: load by path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nff_transform_vectors", HERE / "transform_vectors.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:

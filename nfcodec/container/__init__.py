@@ -3,11 +3,11 @@
 Specification: formats/nff.md. Public entry points: `read` (whole file or prefix),
 `read_header` (first bytes only), `assemble` / `encode_stage` (writer).
 """
-from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE
+from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE, TRANSFORM_DATA_TYPE
 from .header import FORMAT_VERSION, ChunkRef, Header, StageSpec, TensorSpec
 from .reader import NffFile, header_bytes_needed, read, read_header
 from .limits import MAX_STAGES
-from .writer import EncodedStage, StageData, assemble, encode_stage
+from .writer import EncodedStage, StageData, assemble, encode_stage, transform_data_chunk
 
 __all__ = [
     "CHUNK_OVERHEAD",
@@ -15,6 +15,7 @@ __all__ = [
     "HEADER_TYPE",
     "SIGNATURE",
     "STAGE_TYPE",
+    "TRANSFORM_DATA_TYPE",
     "FORMAT_VERSION",
     "ChunkRef",
     "Header",
@@ -28,6 +29,7 @@ __all__ = [
     "StageData",
     "assemble",
     "encode_stage",
+    "transform_data_chunk",
     "MAX_STAGES",
     "limits_max_stages",
 ]

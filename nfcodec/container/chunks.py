@@ -15,9 +15,12 @@ CHUNK_OVERHEAD = 12  # 4-byte length + 4-byte type + 4-byte CRC
 HEADER_TYPE = "NHDR"
 STAGE_TYPE = "NSTG"
 END_TYPE = "NEND"
+# Bulky inverse-transform data (e.g. a stored permutation). Critical: a decoder that skipped it
+# would silently reconstruct the wrong signal.
+TRANSFORM_DATA_TYPE = "NXFM"
 # Critical chunk types this version of the reader understands. An unknown type whose first
 # letter is upper case must be refused; an unknown lower-case (ancillary) type may be skipped.
-KNOWN_CRITICAL_TYPES = frozenset({HEADER_TYPE, STAGE_TYPE, END_TYPE})
+KNOWN_CRITICAL_TYPES = frozenset({HEADER_TYPE, STAGE_TYPE, END_TYPE, TRANSFORM_DATA_TYPE})
 
 
 def is_valid_type(chunk_type: str) -> bool:

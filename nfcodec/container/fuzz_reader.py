@@ -6,7 +6,7 @@
 
 Seeds are the conformance vectors in formats/vectors (or, outside a checkout, files built with
 the writer). Each input goes through everything a decoder does with untrusted bytes: `read`
-in both modes, `stage_tensors` for every available stage, `header_bytes_needed`. Any other
+in both modes, `stage_tensors` for every available stage, `transform_data`, `header_bytes_needed`. Any other
 exception, a broken invariant (an AssertionError), an input slower than --max-seconds or
 memory beyond --max-rss-mb is a finding: its bytes are written as hex under --findings and the
 process exits 1. Dependency-free (stdlib + the container's own dependencies).
@@ -14,6 +14,7 @@ process exits 1. Dependency-free (stdlib + the container's own dependencies).
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import random
 import re
@@ -38,7 +39,7 @@ INTERESTING_U32 = (0, 1, 7, 8, 0xFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, (1 <
 INTERESTING_VALUES: tuple[Any, ...] = (
     0, 1, -1, 2, 255, 65535, 65536, 2**31, 2**32 + 7, 2**63 - 1, -(2**63), 2**64 - 1,
     0.0, -0.0, 0.1, 1e300, float("nan"), float("inf"), 2.0**-127, 2.0**-126, 2.0**64, 2.0**65,
-    True, False, None, "", "x" * 65, "a\nb", "f16", "q8", "NSTG", "NEND", "teXt", "XTRA",
+    True, False, None, "", "x" * 65, "a\nb", "f16", "q8", "NSTG", "NEND", "NXFM", "teXt", "XTRA",
     [], {}, [[]], b"", b"\x00",
 )
 
@@ -78,6 +79,15 @@ def check(data: bytes) -> str:
                 # Decoded tensors are what the header promised, and finite (formats/nff.md 6.1).
                 invariant(value.dtype == np.float32 and value.shape == spec.shape, spec)
                 invariant(bool(np.all(np.isfinite(value))), spec)
+        if nff.stages_available:  # the NXFM chunk precedes every stage, so it is present
+            try:
+                extra = nff.transform_data()
+            except NffError as exc:
+                labels.append(feature(exc))
+            else:
+                declared = header.transform_data_bytes
+                invariant((extra is None) == (declared is None), "transform data iff declared")
+                invariant(extra is None or len(extra) == declared, "transform data size")
     try:
         needed = header_bytes_needed(data[:16])
         invariant(needed is None or needed >= 20, "header size")
@@ -178,7 +188,9 @@ def _mutate_tree(root: Any, rng: random.Random) -> Any:
         parent[f"{key}_"] = value
         return root
     else:
-        new = rng.choice(INTERESTING_VALUES)
+        # A copy: the lists and maps among them would otherwise be mutated inside a tree later
+        # and drift between runs, breaking the fuzzer's determinism.
+        new = copy.deepcopy(rng.choice(INTERESTING_VALUES))
     if parent is None:
         return new
     parent[key] = new
@@ -290,7 +302,7 @@ def load_seeds(corpus_dir: Path | None) -> list[bytes]:
 
 def built_seeds() -> list[bytes]:
     """A few valid files made by the writer, for use outside a source checkout."""
-    from .writer import StageData, assemble, encode_stage
+    from .writer import StageData, assemble, encode_stage, transform_data_chunk
 
     out = []
     values = np.linspace(-2.0, 2.0, 12, dtype=np.float32).reshape(3, 4)
@@ -299,6 +311,11 @@ def built_seeds() -> list[bytes]:
         out.append(assemble(modality="test", signal={}, transform={"id": 0, "name": "identity"},
                             field_info={"arch": "test", "config": {}}, stages=stages, compression=compression,
                             extra_chunks=[("teXt", b"seed")]))
+    # A file with transform data (NXFM), so its checks are reached without the vectors too.
+    permutation = np.array([2, 0, 1], "<u4").tobytes()
+    stages = [encode_stage(StageData(1, [("a", values[:1], "f32")]))]
+    out.append(assemble(modality="test", signal={}, transform={"id": 3, "name": "ordered", "params": {"data_bytes": 12}},
+                        field_info={"arch": "test", "config": {}}, stages=stages, extra_chunks=[transform_data_chunk(permutation)]))
     return out
 
 

@@ -15,10 +15,22 @@ import msgpack
 
 from ..errors import InvalidChunkLayout, InvalidHeader, LimitExceeded, UnknownCriticalChunk, UnsupportedVersion
 from . import limits
-from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, KNOWN_CRITICAL_TYPES, STAGE_TYPE, is_critical, is_valid_type
+from .chunks import (
+    CHUNK_OVERHEAD,
+    END_TYPE,
+    HEADER_TYPE,
+    KNOWN_CRITICAL_TYPES,
+    STAGE_TYPE,
+    TRANSFORM_DATA_TYPE,
+    is_critical,
+    is_valid_type,
+)
 
 FORMAT_VERSION = (1, 0)
 COMPRESSIONS = ("zstd", "none")
+# The key of `transform.params` that states the decompressed size of the NXFM chunk: the
+# container reads it so that it can bound the decompression before the transform is known.
+TRANSFORM_DATA_BYTES_KEY = "data_bytes"
 # dtype name -> (numpy dtype string, bytes per element, quantised with a step?)
 TENSOR_DTYPES = {
     "f32": ("<f4", 4, False),
@@ -93,6 +105,8 @@ class Header:
     chunks: tuple[ChunkRef, ...]  # every chunk after the header, NEND last
     header_end: int  # absolute offset of the first byte after the NHDR chunk
     encoder: Mapping[str, Any] = field(default_factory=dict)
+    transform_data: ChunkRef | None = None  # the NXFM chunk, if the file has one
+    transform_data_bytes: int | None = None  # its decompressed size (transform.params.data_bytes)
 
     @property
     def file_size(self) -> int:
@@ -222,6 +236,10 @@ def _chunk_index(raw: Any, header_end: int) -> tuple[ChunkRef, ...]:
             raise UnknownCriticalChunk(f"unknown critical chunk type {chunk_type!r}")
         if chunk_type == HEADER_TYPE:
             raise InvalidChunkLayout("header: a second NHDR chunk is listed")
+        if chunk_type == TRANSFORM_DATA_TYPE:
+            # Decoders need it before stage 1, so every stage prefix must contain it.
+            if any(r.type in (TRANSFORM_DATA_TYPE, STAGE_TYPE) for r in refs):
+                raise InvalidChunkLayout("header: an NXFM chunk must appear once, before the first NSTG")
         refs.append(ChunkRef(chunk_type, header_end + rel, length))
         expected_rel = rel + CHUNK_OVERHEAD + length
     if refs[-1].type != END_TYPE or refs[-1].length != 0:
@@ -248,7 +266,8 @@ def validate_header(raw: Any, header_end: int) -> Header:
     transform = _require(raw, "transform", dict)
     _int(_require(transform, "id", int, "header.transform"), 0, limits.MAX_REGISTRY_ID, "header.transform.id")
     _name(_require(transform, "name", str, "header.transform"), "header.transform.name")
-    if not isinstance(transform.get("params", {}), dict):
+    transform_params = transform.get("params", {})
+    if not isinstance(transform_params, dict):
         raise InvalidHeader("header.transform: 'params' must be a map")
     field_raw = _require(raw, "field", dict)
     _name(_require(field_raw, "arch", str, "header.field"), "header.field.arch")
@@ -263,6 +282,8 @@ def validate_header(raw: Any, header_end: int) -> Header:
         raise InvalidHeader("header: 'encoder' must be a map")
 
     chunks = _chunk_index(_require(raw, "index", list), header_end)
+    transform_data = next((c for c in chunks if c.type == TRANSFORM_DATA_TYPE), None)
+    data_bytes = _transform_data_bytes(transform_params, transform_data is not None)
     stage_chunks = [c for c in chunks if c.type == STAGE_TYPE]
     stages_raw = _require(raw, "stages", list)
     if not stages_raw:
@@ -308,7 +329,27 @@ def validate_header(raw: Any, header_end: int) -> Header:
         chunks=chunks,
         header_end=header_end,
         encoder=encoder,
+        transform_data=transform_data,
+        transform_data_bytes=data_bytes,
     )
+
+
+def _transform_data_bytes(params: Mapping[str, Any], has_chunk: bool) -> int | None:
+    """`transform.params.data_bytes`: required with an NXFM chunk (its exact decompressed
+    size, so the reader bounds the output before decompressing), forbidden without one."""
+    key = TRANSFORM_DATA_BYTES_KEY
+    if not has_chunk:
+        if key in params:
+            raise InvalidHeader(f"header.transform.params: {key!r} without an NXFM chunk")
+        return None
+    if key not in params:
+        raise InvalidHeader(f"header.transform.params: the NXFM chunk needs {key!r}")
+    value = params[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidHeader(f"header.transform.params: {key!r} must be a non-negative integer")
+    if value > limits.MAX_TRANSFORM_DATA_BYTES:
+        raise LimitExceeded(f"header.transform.params: {key} = {value} > {limits.MAX_TRANSFORM_DATA_BYTES}")
+    return value
 
 
 def unpack_header(data: bytes | memoryview, header_end: int) -> Header:

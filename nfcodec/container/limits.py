@@ -10,6 +10,8 @@ MAX_TENSOR_RANK = 4
 MAX_TENSOR_ELEMENTS = 1 << 26  # per dimension and per tensor
 MAX_STAGE_RAW_BYTES = 1 << 28  # decompressed size of one stage chunk
 MAX_TOTAL_RAW_BYTES = 1 << 30  # decompressed size of all stage chunks together
+# Decompressed size of the NXFM chunk: a u32 per position of the largest signal (2^26 pixels).
+MAX_TRANSFORM_DATA_BYTES = 1 << 28
 MAX_NAME_LENGTH = 64
 MAX_MSGPACK_DEPTH = 16
 MAX_HEADER_ARRAY_LEN = 1 << 16  # entries of any msgpack array in the header

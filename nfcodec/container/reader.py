@@ -9,11 +9,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidChunkLayout, LimitExceeded, TruncatedFile
+from ..errors import InvalidChunkLayout, InvalidHeader, LimitExceeded, TruncatedFile
 from . import limits
-from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE, ChunkView, check_signature, read_chunk, read_chunk_prefix
+from .chunks import (
+    CHUNK_OVERHEAD,
+    END_TYPE,
+    HEADER_TYPE,
+    SIGNATURE,
+    STAGE_TYPE,
+    TRANSFORM_DATA_TYPE,
+    ChunkView,
+    check_signature,
+    read_chunk,
+    read_chunk_prefix,
+)
 from .header import Header, unpack_header
-from .tensors import unpack_stage
+from .tensors import decompress_exact, unpack_stage
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,24 @@ class NffFile:
         stage = self.header.stages[index - 1]
         data = [c for c in self.chunks if c.type == STAGE_TYPE][index - 1].data
         return unpack_stage(stage, data, self.header.compression)
+
+    def transform_data(self, max_bytes: int | None = None) -> bytes | None:
+        """The decompressed NXFM chunk, or None if the file has none.
+
+        `max_bytes` lets a caller that knows how much its transform can legitimately need
+        (e.g. 4 bytes per pixel) refuse a larger declared size before anything is decompressed.
+        Raises TruncatedFile if the chunk is listed but not (completely) present."""
+        ref = self.header.transform_data
+        if ref is None:
+            return None
+        expected = self.header.transform_data_bytes
+        assert expected is not None  # the header validator sets both or neither
+        if max_bytes is not None and expected > max_bytes:
+            raise InvalidHeader(f"header.transform.params: data_bytes = {expected}, at most {max_bytes} expected")
+        chunk = next((c for c in self.chunks if c.type == TRANSFORM_DATA_TYPE), None)
+        if chunk is None:
+            raise TruncatedFile("truncated file: the transform data (NXFM) chunk is missing")
+        return decompress_exact(chunk.data, expected, "transform data (NXFM)")
 
     def ancillary(self, chunk_type: str) -> list[memoryview]:
         return [c.data for c in self.chunks if c.type == chunk_type]

@@ -62,44 +62,51 @@ def decode_tensor(spec: TensorSpec, raw: bytes | memoryview) -> np.ndarray:
     return values
 
 
+def compress(payload: bytes) -> bytes:
+    """One zstd frame with its content size written (readers require it: formats/nff.md 6.3)."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(payload)
+
+
 def pack_stage(raw_tensors: Sequence[bytes], compression: str) -> bytes:
     payload = b"".join(raw_tensors)
     if compression == "none":
         return payload
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True).compress(payload)
+    return compress(payload)
 
 
-def _decompress(stage: StageSpec, data: memoryview) -> bytes:
-    expected = stage.raw_bytes  # bounded by the header limits before we get here
+def decompress_exact(data: memoryview | bytes, expected: int, what: str) -> bytes:
+    """Decompress one zstd frame that must hold exactly `expected` bytes (already bounded by the
+    header limits), refusing anything else with InvalidPayload before allocating its output."""
+    data = memoryview(data)
     if bytes(data[:4]) != ZSTD_MAGIC:
         # Also refuses skippable frames, which libzstd would happily "decompress" to nothing.
-        raise InvalidPayload(f"stage {stage.index}: not a zstd frame")
+        raise InvalidPayload(f"{what}: not a zstd frame")
     try:
         params = zstandard.get_frame_parameters(bytes(data[:32]))  # a frame header is <= 18 bytes
     except zstandard.ZstdError:
-        raise InvalidPayload(f"stage {stage.index}: not a zstd frame") from None
+        raise InvalidPayload(f"{what}: not a zstd frame") from None
     if params.content_size != expected:
         # Refuse before decompressing: the frame must declare exactly what the header implies,
         # which also bounds the decoder's output buffer (no decompression bombs).
-        raise InvalidPayload(f"stage {stage.index}: zstd frame declares {params.content_size} bytes, header implies {expected}")
+        raise InvalidPayload(f"{what}: zstd frame declares {params.content_size} bytes, header implies {expected}")
     if params.dict_id != 0:
-        raise InvalidPayload(f"stage {stage.index}: zstd frame needs dictionary {params.dict_id}")
+        raise InvalidPayload(f"{what}: zstd frame needs dictionary {params.dict_id}")
     if params.window_size > limits.MAX_ZSTD_WINDOW:
-        raise InvalidPayload(f"stage {stage.index}: zstd window of {params.window_size} bytes > {limits.MAX_ZSTD_WINDOW}")
+        raise InvalidPayload(f"{what}: zstd window of {params.window_size} bytes > {limits.MAX_ZSTD_WINDOW}")
     dobj = zstandard.ZstdDecompressor().decompressobj()
     try:
         # libzstd stops with an error as soon as the output would pass the declared size.
         out = dobj.decompress(bytes(data))
     except zstandard.ZstdError as exc:
-        raise InvalidPayload(f"stage {stage.index}: corrupt zstd data ({exc})") from None
+        raise InvalidPayload(f"{what}: corrupt zstd data ({exc})") from None
     if not dobj.eof or dobj.unused_data or len(out) != expected:
-        raise InvalidPayload(f"stage {stage.index}: zstd data does not hold exactly one frame of {expected} bytes")
+        raise InvalidPayload(f"{what}: zstd data does not hold exactly one frame of {expected} bytes")
     return out
 
 
 def unpack_stage(stage: StageSpec, data: memoryview, compression: str) -> dict[str, np.ndarray]:
     """Decode one stage chunk's data into float32 arrays keyed by tensor name."""
-    payload: bytes | memoryview = data if compression == "none" else _decompress(stage, data)
+    payload: bytes | memoryview = data if compression == "none" else decompress_exact(data, stage.raw_bytes, f"stage {stage.index}")
     if len(payload) != stage.raw_bytes:
         raise InvalidPayload(f"stage {stage.index}: payload of {len(payload)} bytes, tensors need {stage.raw_bytes}")
     out: dict[str, np.ndarray] = {}

@@ -7,10 +7,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE, frame_chunk, is_critical
+from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE, TRANSFORM_DATA_TYPE, frame_chunk, is_critical
 from .header import FORMAT_VERSION, TensorSpec, pack_header
 from .reader import NffFile, read
-from .tensors import named, pack_stage, quantise
+from .tensors import compress, named, pack_stage, quantise
 
 
 @dataclass
@@ -39,6 +39,13 @@ def encode_stage(stage: StageData, compression: str = "zstd", steps: Mapping[str
         raws.append(raw)
         decoded[name] = back
     return EncodedStage(stage.width, specs, pack_stage(raws, compression), decoded)
+
+
+def transform_data_chunk(raw: bytes) -> tuple[str, bytes]:
+    """The NXFM chunk holding `raw` inverse-transform data (one zstd frame, whatever the header's
+    `compression`), for `assemble(extra_chunks=...)`; the header's transform params must state
+    `data_bytes = len(raw)`."""
+    return TRANSFORM_DATA_TYPE, compress(raw)
 
 
 def assemble(
@@ -84,7 +91,8 @@ def assemble(
     checked: NffFile = read(result, strict=True)
     for k in range(1, checked.stages_available + 1):
         checked.stage_tensors(k)
+    checked.transform_data()
     return result
 
 
-__all__ = ["StageData", "EncodedStage", "encode_stage", "assemble", "is_critical"]
+__all__ = ["StageData", "EncodedStage", "encode_stage", "assemble", "transform_data_chunk", "is_critical"]

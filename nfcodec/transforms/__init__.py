@@ -2,40 +2,43 @@
 
 A transform maps normalised signal values to what the field is trained on; the decoder applies
 the inverse. Each has a stable id (registry.TRANSFORMS) and stores its inverse parameters in the
-header. This version ships the identity; the transform library and search build on this contract.
+header (bulky ones, such as a stored permutation, in the NXFM chunk).
+
+    fit_transform(preset_name, values, seed)                  encoder: build / fit a preset
+    transform_from_header(raw, data, n_positions, channels)   decoder: validate and rebuild
+    preset_names(), parse_transform_option(text)              the CLI's names
+
+Modules: base (the protocol, hostile-parameter readers), values (pointwise), permutations
+(positional, with the specified random permutation and J-shell order), catalogue (presets).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from .base import Transform, describe_transform, psnr_to_original
+from .catalogue import PRESETS, Preset, fit_transform, parse_transform_option, preset_names, resolve_preset, transform_from_header
+from .permutations import OrderedPermutation, RandomPermutation, j_shell_path, ordered_permutation, rpp_keys, rpp_permutation, splitmix64
+from .values import Affine, Gamma, Identity, Invert, Standardise
 
-import numpy as np
-
-
-@dataclass(frozen=True)
-class Identity:
-    id: int = 0
-    name: str = "identity"
-    preserves_interpolation: bool = True
-
-    def params(self) -> dict[str, Any]:
-        return {}
-
-    def forward(self, values: np.ndarray) -> np.ndarray:
-        return values
-
-    def inverse(self, values: np.ndarray) -> np.ndarray:
-        return values
-
-    def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "params": self.params()}
-
-
-def transform_from_header(raw: Mapping[str, Any]) -> Identity:
-    from ..errors import UnknownCodecId
-    from ..registry import TRANSFORMS
-
-    entry = TRANSFORMS.by_id(int(raw["id"]))
-    if entry.name != raw.get("name"):
-        raise UnknownCodecId(f"transform id {entry.id} is {entry.name!r}, the file says {raw.get('name')!r}")
-    return entry.load()()
+__all__ = [
+    "Transform",
+    "describe_transform",
+    "psnr_to_original",
+    "PRESETS",
+    "Preset",
+    "fit_transform",
+    "parse_transform_option",
+    "preset_names",
+    "resolve_preset",
+    "transform_from_header",
+    "OrderedPermutation",
+    "RandomPermutation",
+    "j_shell_path",
+    "ordered_permutation",
+    "rpp_keys",
+    "rpp_permutation",
+    "splitmix64",
+    "Affine",
+    "Gamma",
+    "Identity",
+    "Invert",
+    "Standardise",
+]
