@@ -5,6 +5,7 @@ arguments and formats what these functions return.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,9 +23,9 @@ from .progress import SILENT, Progress
 from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
 from .registry import FIELDS, MODALITIES
 from .schema import MAX_FIELD_PARAMS
-from .signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
+from .signals.image import MAX_PIXELS, MAX_SIDE, ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
 from .train import StageFit, TrainConfig, fit_progressive, predict
-from .transforms import Identity, transform_from_header
+from .transforms import Transform, fit_transform, resolve_preset, transform_from_header
 
 @dataclass
 class EncodeConfig:
@@ -40,6 +41,7 @@ class EncodeConfig:
     compression: str = "zstd"
     precision: str = "auto"  # training arithmetic: "auto" (bf16 where native and safe), "fp32", "bf16"
     device: str = "auto"  # "auto": CUDA when available, else CPU; or "cpu", "cuda", "cuda:1", ...
+    transform: str = "identity"  # a transform preset (nfcodec.transforms.preset_names())
 
 
 def resolve_device(name: str) -> torch.device:
@@ -77,6 +79,7 @@ class EncodeResult:
     seconds: float
     pixels: int
     output: str | None = None
+    transform_preset: str = "identity"
 
     @property
     def bpp(self) -> float:
@@ -89,7 +92,12 @@ class EncodeResult:
             "bpp": round(self.bpp, 5),
             "modality": self.modality,
             "arch": self.arch,
-            "transform": {"id": self.transform["id"], "name": self.transform["name"]},
+            "transform": {
+                "id": self.transform["id"],
+                "name": self.transform["name"],
+                "preset": self.transform_preset,
+                "params": self.transform["params"],
+            },
             "seconds": round(self.seconds, 3),
             "stages": [asdict(s) | {"psnr": round(s.psnr, 4), "seconds": round(s.seconds, 3)} for s in self.stages],
         }
@@ -98,18 +106,25 @@ class EncodeResult:
 RENDER_BLOCK_POINTS = 1 << 16
 
 
-def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
-    """The image at stage count `stage`, evaluated in blocks of rows into a preallocated array,
-    so memory stays near the output's size. The encoder scores stages with this same function,
-    so the PSNR it reports is exactly what decoding gives."""
+def render_image(field_model: Any, transform: Transform, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
+    """The image at stage count `stage`: the field evaluated in blocks of rows into a
+    preallocated array, so memory stays near the output's size. The encoder scores stages with
+    this same function, so the PSNR it reports is exactly what decoding gives.
+
+    A pointwise transform is inverted block by block. A positional one (a permutation) needs the
+    whole image: the trained-domain image is rendered to samples first, then its samples are
+    moved back (rounding commutes with moving samples, so this equals permuting floats)."""
     out = np.empty((geometry.height, geometry.width, geometry.channels), dtype=geometry.dtype)
+    pointwise = not transform.moves_positions
     rows = max(1, RENDER_BLOCK_POINTS // geometry.width)
     for r0 in range(0, geometry.height, rows):
         r1 = min(geometry.height, r0 + rows)
         coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width, slice(r0, r1))).to(device)
-        values = transform.inverse(predict(field_model, coords, stage, chunk=RENDER_BLOCK_POINTS).cpu().numpy())
-        out[r0:r1] = geometry.to_pixels(values, r1 - r0)
-    return out
+        values = predict(field_model, coords, stage, chunk=RENDER_BLOCK_POINTS).cpu().numpy()
+        out[r0:r1] = geometry.to_pixels(transform.inverse(values) if pointwise else values, r1 - r0)
+    if pointwise:
+        return out
+    return transform.inverse(out.reshape(-1, geometry.channels)).reshape(out.shape)
 
 
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
@@ -124,14 +139,19 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     if steps < 1:
         raise UsageError("--steps must be at least 1")
     dtype = config.dtype or defaults["dtype"]
+    resolve_preset(config.transform)  # an unknown name fails before any work
     start = time.perf_counter()
-    transform = Identity()
+    normalised = signal.values()
+    transform = fit_transform(config.transform, normalised.reshape(signal.height, signal.width, signal.channels), config.seed)
+    if "image" not in transform.modalities:
+        raise UsageError(f"transform {config.transform!r} does not apply to images")
     device = resolve_device(config.device)
     field_model = build_field(config, (signal.height, signal.width), signal.channels).to(device)
     widths = field_model.widths
     coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
-    target = transform.forward(signal.values())
-    values = torch.from_numpy(np.ascontiguousarray(target)).to(device)
+    # The field learns the transformed signal; every reported PSNR is measured after inverting.
+    target = transform.forward(normalised)
+    values = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).to(device)
     geometry = ImageGeometry(signal.height, signal.width, signal.channels, signal.bit_depth)
     train_config = TrainConfig(
         steps=steps,
@@ -166,12 +186,14 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         field_model, coords, values, train_config, on_stage_end=finalise, progress=progress,
         initial_bias=values.mean(dim=0),
     )
+    transform_data = transform.data()
     data = container.assemble(
         modality="image",
         signal=signal.description(),
         transform=transform.describe(),
         field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": field_model.config()},
         stages=encoded,
+        extra_chunks=[container.transform_data_chunk(transform_data)] if transform_data is not None else (),
         compression=config.compression,
         encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps},
     )
@@ -191,7 +213,10 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
                 seconds=fit.seconds,
             )
         )
-    return EncodeResult(data, "image", config.arch, transform.describe(), reports, time.perf_counter() - start, signal.num_points)
+    return EncodeResult(
+        data, "image", config.arch, transform.describe(), reports, time.perf_counter() - start, signal.num_points,
+        transform_preset=config.transform,
+    )
 
 
 def encode(
@@ -221,6 +246,7 @@ class DecodeResult:
     complete: bool
     output: str | None = None
     note: str | None = None  # e.g. "truncated file: decoded width 2 of 4"
+    scale: float = 1.0  # the output's size relative to the stored signal
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -229,6 +255,7 @@ class DecodeResult:
             "widths_available": self.widths_available,
             "stages_total": self.stages_total,
             "complete": self.complete,
+            "scale": self.scale,
             "shape": list(self.pixels.shape),
         }
 
@@ -252,15 +279,35 @@ def _field_from_header(header: container.Header) -> Any:
     return field_cls.from_config(widths, config)
 
 
-def decode_bytes(data: bytes | bytearray | memoryview, width: int | None = None, strict: bool = False) -> DecodeResult:
-    """Decode `.nff` bytes (a whole file or a prefix) at `width` stages (default: all present)."""
+def check_scale(scale: float) -> float:
+    """`scale` as a float if it is a usable output scale (finite, > 0), else UsageError."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        raise UsageError(f"--scale must be a finite number > 0, got {scale!r}")
+    return float(scale)
+
+
+def scaled_geometry(geometry: ImageGeometry, scale: float) -> ImageGeometry:
+    """The pixel grid `scale` times the stored one (each side rounded half up), within the
+    image limits; the field is evaluated at its pixel centres (signals.image.pixel_coords)."""
+    scale = check_scale(scale)
+    height, width = (int(math.floor(side * scale + 0.5)) for side in (geometry.height, geometry.width))
+    if min(height, width) < 1 or max(height, width) > MAX_SIDE or height * width > MAX_PIXELS:
+        raise UsageError(f"--scale {scale:g} gives a {height}x{width} image, outside 1..{MAX_SIDE} per side and {MAX_PIXELS} pixels")
+    return ImageGeometry(height, width, geometry.channels, geometry.bit_depth)
+
+
+def decode_bytes(
+    data: bytes | bytearray | memoryview, width: int | None = None, strict: bool = False, scale: float = 1.0
+) -> DecodeResult:
+    """Decode `.nff` bytes (a whole file or a prefix) at `width` stages (default: all present),
+    at `scale` times the stored resolution (transforms that preserve interpolation only)."""
+    scale = check_scale(scale)  # a bad number fails before any reading
     nff = container.read(data, strict=strict)
     header = nff.header
     MODALITIES.by_name(header.modality)
     if header.modality != "image":
         raise UnknownCodecId(f"modality {header.modality!r} cannot be decoded by this version")
     geometry = ImageGeometry.from_description(header.signal)
-    transform = transform_from_header(header.transform)
     field_model = _field_from_header(header)
     if field_model.in_dim != 2 or field_model.out_dim != geometry.channels:
         raise InvalidHeader("header: field dimensions do not match the image")
@@ -277,10 +324,20 @@ def decode_bytes(data: bytes | bytearray | memoryview, width: int | None = None,
         width = available
     if note is None and not nff.complete:
         note = f"truncated file: decoded width {width} of {total}"
+    # Positional transform data is 4 bytes per pixel: refuse a larger declared size unread.
+    extra = nff.transform_data(max_bytes=4 * geometry.num_points)
+    transform = transform_from_header(header.transform, extra, geometry.num_points, geometry.channels, modality="image")
+    if scale != 1.0:
+        if not transform.preserves_interpolation:
+            raise UsageError(
+                f"cannot decode at --scale {scale:g}: this file's transform {transform.name!r} moves pixels, "
+                "so the field does not interpolate the image"
+            )
+        geometry = scaled_geometry(geometry, scale)
     for k in range(1, width + 1):
         field_model.load_stage_tensors(k, nff.stage_tensors(k))
     pixels = render_image(field_model, transform, geometry, width, torch.device("cpu"))
-    return DecodeResult(pixels, width, available, total, nff.complete, note=note)
+    return DecodeResult(pixels, width, available, total, nff.complete, note=note, scale=float(scale))
 
 
 def read_nff_bytes(path: str | os.PathLike) -> bytes:
@@ -295,11 +352,12 @@ def decode(
     output_path: str | os.PathLike | None = None,
     width: int | None = None,
     strict: bool = False,
+    scale: float = 1.0,
 ) -> DecodeResult:
     """Decode a `.nff` file to a PNG (default: `<name>.decoded.png` beside it)."""
     output = Path(output_path) if output_path else Path(nff_path).with_suffix(".decoded.png")
     check_output_path(output)
-    result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict)
+    result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale)
     write_png(output, result.pixels)
     result.output = str(output)
     return result

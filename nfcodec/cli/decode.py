@@ -11,12 +11,15 @@ from .common import json_option, note, print_json
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output PNG [default: FILE.decoded.png].")
 @click.option("--width", type=click.IntRange(1), help="Decode the first K stages [default: all stages present].")
 @click.option("--strict", is_flag=True, help="Refuse truncated files instead of decoding their complete stages.")
+@click.option("--scale", type=float, default=1.0, show_default=True, metavar="S",
+              help="Decode at S times the stored resolution (not for files whose transform permutes pixels).")
 @json_option
-def decode_command(nff_path, output, width, strict, as_json):
+def decode_command(nff_path, output, width, strict, scale, as_json):
     """Decode FILE.nff to a PNG at the input's bit depth.
 
     A truncated file (a partial download) decodes at the largest complete width, with a
-    note on stderr; --strict refuses it instead.
+    note on stderr; --strict refuses it instead. --scale 2 renders the field on a grid twice
+    as fine (files with a pixel-permuting transform refuse it).
 
     Example:
 
@@ -24,7 +27,7 @@ def decode_command(nff_path, output, width, strict, as_json):
     """
     from ..codec import decode
 
-    result = decode(nff_path, output, width=width, strict=strict)
+    result = decode(nff_path, output, width=width, strict=strict, scale=scale)
     if result.note:
         note(result.note)
     if as_json:

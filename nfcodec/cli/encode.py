@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..transforms.catalogue import NONE_ALIAS, preset_names
 from .common import json_option, print_json
 
 
@@ -16,6 +17,14 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     if any(w <= 0 for w in widths) or any(b <= a for a, b in zip(widths, widths[1:])):
         raise click.BadParameter("widths must be positive and strictly increasing")
     return widths
+
+
+def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    # Parsed here, validated against the catalogue: an unknown name is a one-line UsageError
+    # that lists the known ones. (A later `auto` / comma list extends this function.)
+    from ..transforms.catalogue import parse_transform_option
+
+    return parse_transform_option(value)
 
 
 @click.command("encode")
@@ -35,10 +44,13 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Training arithmetic (auto: bf16 steps where the CPU/GPU has native bf16 and the field allows it).")
 @click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed for initialisation and sampling (same seed, same file).")
+@click.option("--transform", "transform", default="none", show_default=True, callback=_transform, metavar="NAME",
+              help="Data transform the field is fitted to, inverted when decoding: "
+                   f"{NONE_ALIAS} (identity), {', '.join(n for n in preset_names() if n != 'identity')}.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also write a PNG plot of PSNR per decodable width vs bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @json_option
-def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, plot_path, quiet, as_json):
+def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, transform, plot_path, quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) into a progressive .nff file.
 
     Each stage widens the network; stage k's parameters go into their own chunk, so the
@@ -63,6 +75,7 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         target_psnr=target_psnr,
         precision=precision,
         device=device,
+        transform=transform,
     )
     if plot_path:
         from ..fsutil import check_output_path
