@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import numpy as np
 import torch
 
@@ -25,7 +26,9 @@ from .registry import FIELDS, MODALITIES
 from .schema import MAX_FIELD_PARAMS
 from .signals.image import MAX_PIXELS, MAX_SIDE, ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
 from .train import StageFit, TrainConfig, fit_progressive, predict
-from .transforms import Transform, fit_transform, resolve_preset, transform_from_header
+from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
+from .search.predictor import inverse_slope_sq
+from .transforms import Transform, fit_transform, transform_from_header
 
 @dataclass
 class EncodeConfig:
@@ -41,7 +44,11 @@ class EncodeConfig:
     compression: str = "zstd"
     precision: str = "auto"  # training arithmetic: "auto" (bf16 where native and safe), "fp32", "bf16"
     device: str = "auto"  # "auto": CUDA when available, else CPU; or "cpu", "cuda", "cuda:1", ...
-    transform: str = "identity"  # a transform preset (nfcodec.transforms.preset_names())
+    # "auto" (search every preset), a preset name (nfcodec.transforms.preset_names()), "none",
+    # or a comma list of presets to search among
+    transform: str = "auto"
+    keep_interpolation: bool = False  # search only transforms a decoder can resample
+    probe_side: int = 128  # search probes train on a centre crop of this side
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,6 +87,7 @@ class EncodeResult:
     pixels: int
     output: str | None = None
     transform_preset: str = "identity"
+    search: SearchResult | None = None
 
     @property
     def bpp(self) -> float:
@@ -99,8 +107,13 @@ class EncodeResult:
                 "params": self.transform["params"],
             },
             "seconds": round(self.seconds, 3),
+            **({"search": self.search.to_json()["rows"], "search_summary": _summary(self.search)} if self.search else {}),
             "stages": [asdict(s) | {"psnr": round(s.psnr, 4), "seconds": round(s.seconds, 3)} for s in self.stages],
         }
+
+
+def _summary(result: SearchResult) -> dict[str, Any]:
+    return {k: v for k, v in result.to_json().items() if k != "rows"}
 
 
 RENDER_BLOCK_POINTS = 1 << 16
@@ -139,13 +152,20 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     if steps < 1:
         raise UsageError("--steps must be at least 1")
     dtype = config.dtype or defaults["dtype"]
-    resolve_preset(config.transform)  # an unknown name fails before any work
+    fixed, candidates = parse_transform_choice(config.transform)  # unknown names fail before any work
     start = time.perf_counter()
-    normalised = signal.values()
-    transform = fit_transform(config.transform, normalised.reshape(signal.height, signal.width, signal.channels), config.seed)
-    if "image" not in transform.modalities:
-        raise UsageError(f"transform {config.transform!r} does not apply to images")
     device = resolve_device(config.device)
+    normalised = signal.values()
+    image = normalised.reshape(signal.height, signal.width, signal.channels)
+    lr = config.lr or defaults["lr"]
+    searched = None
+    if fixed is None:
+        searched = search_for_encode(image, config, _search_config(config, candidates), device=device, progress=progress)
+        fixed, lr = searched.transform, searched.lr
+        progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
+    transform = fit_transform(fixed, image, config.seed)
+    if "image" not in transform.modalities:
+        raise UsageError(f"transform {fixed!r} does not apply to images")
     field_model = build_field(config, (signal.height, signal.width), signal.channels).to(device)
     widths = field_model.widths
     coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
@@ -156,11 +176,12 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     train_config = TrainConfig(
         steps=steps,
         precision=config.precision,
-        lr=config.lr or defaults["lr"],
+        lr=lr,
         # full batch when the signal fits, else random mini-batches
         batch_size=config.batch_size,
         seed=config.seed,
-        target_psnr=config.target_psnr,
+        # training measures PSNR on the transformed signal: move the target into that domain
+        target_psnr=None if config.target_psnr is None else config.target_psnr + trained_psnr_offset(transform, target),
     )
     encoded: list[container.EncodedStage] = []
     fits: list[StageFit] = []
@@ -194,8 +215,9 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": field_model.config()},
         stages=encoded,
         extra_chunks=[container.transform_data_chunk(transform_data)] if transform_data is not None else (),
+        trailing_chunks=[(SEARCH_CHUNK, msgpack.packb(searched.to_json(timings=False)))] if searched else (),
         compression=config.compression,
-        encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps},
+        encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps, "lr": lr},
     )
     header = container.read_header(data)
     reports = []
@@ -215,8 +237,40 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         )
     return EncodeResult(
         data, "image", config.arch, transform.describe(), reports, time.perf_counter() - start, signal.num_points,
-        transform_preset=config.transform,
+        transform_preset=fixed, search=searched,
     )
+
+
+SEARCH_CHUNK = "srch"  # ancillary: the encoder's transform-search table (msgpack), after the stages
+
+
+def _search_config(config: EncodeConfig, candidates: tuple[str, ...] | None) -> SearchConfig:
+    # an explicit --lr is kept: the search then compares transforms only
+    return SearchConfig(
+        candidates=candidates, keep_interpolation=config.keep_interpolation, probe_side=config.probe_side,
+        seed=config.seed, lr_factors=(1.0,) if config.lr else SearchConfig.lr_factors,
+    )
+
+
+def trained_psnr_offset(transform: Transform, trained: np.ndarray) -> float:
+    """dB to add to an original-domain PSNR to get the trained-domain one: exact for affine
+    maps and permutations, for gamma from the mean squared slope of the inverse."""
+    factor = transform.mse_factor()
+    if factor is None:
+        factor = inverse_slope_sq(transform, trained)
+    return 10.0 * math.log10(factor) if factor > 0 else 0.0
+
+
+def search_image(
+    input_path: str | os.PathLike, config: EncodeConfig | None = None, search_config: SearchConfig | None = None,
+    progress: Progress = SILENT,
+) -> SearchResult:
+    """Run only the transform search an encode would run on an image file."""
+    config = config or EncodeConfig()
+    signal = read_image(input_path)
+    image = signal.values().reshape(signal.height, signal.width, signal.channels)
+    search_config = search_config or _search_config(config, None)
+    return search_for_encode(image, config, search_config, device=resolve_device(config.device), progress=progress)
 
 
 def encode(
@@ -396,4 +450,23 @@ def info(data: bytes | bytearray | memoryview) -> dict[str, Any]:
         "stages": stages,
         "chunks": chunks,
         "encoder": dict(header.encoder),
+        **_search_table(nff),
     }
+
+
+def _search_table(nff: Any) -> dict[str, Any]:
+    """The encoder's search table from a `srch` chunk, if present and well-formed (it is
+    ancillary: a malformed one is reported, never fatal)."""
+    chunks = nff.ancillary(SEARCH_CHUNK)
+    if not chunks:
+        return {}
+    data = bytes(chunks[0])
+    if len(data) > 1 << 20:
+        return {"search_error": "search table larger than 1 MiB, not read"}
+    try:
+        table = msgpack.unpackb(data, raw=False, max_str_len=1 << 12, max_array_len=1 << 12, max_map_len=1 << 8, max_bin_len=0, max_ext_len=0)
+    except Exception as exc:  # ancillary data: any defect is reported, not raised
+        return {"search_error": f"unreadable search table ({type(exc).__name__})"}
+    if not isinstance(table, dict) or not isinstance(table.get("rows"), list):
+        return {"search_error": "malformed search table"}
+    return {"search": table["rows"], "search_summary": {k: v for k, v in table.items() if k != "rows"}}

@@ -5,6 +5,7 @@ documents them. Decoders never read this module: everything a decoder needs is i
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,34 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int) -> Any:
             GridConfig.scale_for(n_levels, d["base_resolution"], max(max_res, d["base_resolution"])),
         )
         return field_cls(widths, mlp, grid, out_dim, d["hidden_layers"])
+    raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
+
+
+def probe_field(config: Any, crop_shape: tuple[int, ...], full_shape: tuple[int, ...], out_dim: int) -> Any:
+    """The full-width, single-stage field a transform-search probe trains on a crop: the
+    encode's field scaled to the crop so it has the same parameters per pixel (a grid keeps
+    its cells per pixel and table entries per pixel; a SIREN its parameters per pixel), so a
+    small crop is fitted in the same capacity-limited regime as the whole signal is, rather
+    than memorised."""
+    arch = config.arch
+    field_cls = FIELDS.by_name(arch).load()
+    d = ARCH_DEFAULTS[arch]
+    in_dim = len(crop_shape)
+    area = float(np.prod(crop_shape)) / float(np.prod(full_shape))
+    full = build_field(config, full_shape, out_dim)
+    if arch == "siren":
+        width = max(4, round(full.widths[-1] * math.sqrt(area)))
+        return field_cls((width,), in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
+    if arch == "grid":
+        from .fields.grid_layout import GridConfig
+
+        g = full.grid_config
+        linear = max(crop_shape) / max(full_shape)
+        log2_t = int(min(g.log2_hashmap_size, max(6, round(g.log2_hashmap_size + math.log2(area)))))
+        base = max(2, round(g.base_resolution * linear))
+        finest = max(base, round(max(crop_shape) * d["max_resolution_fraction"]))
+        grid = GridConfig(in_dim, g.n_levels, g.n_features, log2_t, base, GridConfig.scale_for(g.n_levels, base, finest))
+        return field_cls((g.n_levels,), (full.mlp_widths[-1],), grid, out_dim, full.hidden_layers)
     raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
 
 

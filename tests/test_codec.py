@@ -11,7 +11,7 @@ from nfcodec.errors import NffError, TruncatedFile, UsageError
 from nfcodec.metrics import psnr
 from nfcodec.signals.image import ImageSignal, read_image
 
-TINY = EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=5)
+TINY = EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=5, transform="none")
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,12 @@ def test_decoded_psnr_equals_what_the_encoder_reported(tiny_signal, tiny_encoded
 
 def test_same_seed_same_bytes(tiny_signal, tiny_encoded):
     assert encode_image(tiny_signal, TINY).data == tiny_encoded.data
-    other = encode_image(tiny_signal, EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=6))
+    other = encode_image(tiny_signal, EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=6, transform="none"))
     assert other.data != tiny_encoded.data
 
 
 def test_grid_encode_is_deterministic_and_decodes_to_the_reported_quality(tiny_signal):
-    config = EncodeConfig(arch="grid", stages=3, steps=15, seed=2)
+    config = EncodeConfig(arch="grid", stages=3, steps=15, seed=2, transform="none")
     result = encode_image(tiny_signal, config)
     assert encode_image(tiny_signal, config).data == result.data
     psnrs = [s.psnr for s in result.stages]
@@ -101,7 +101,7 @@ def test_info_reports_the_chunk_table(tiny_encoded):
 
 @pytest.mark.parametrize("dtype", ["f32", "q16", "q8"])
 def test_storage_precisions(tiny_signal, dtype):
-    result = encode_image(tiny_signal, EncodeConfig(widths=(3, 6), stages=2, steps=4, dtype=dtype))
+    result = encode_image(tiny_signal, EncodeConfig(widths=(3, 6), stages=2, steps=4, dtype=dtype, transform="none"))
     decoded = decode_bytes(result.data)
     assert psnr(tiny_signal.pixels, decoded.pixels, 255) == result.stages[-1].psnr
 
@@ -113,7 +113,7 @@ def test_sixteen_bit_grey_round_trip(tmp_path: Path):
     grey = (30000 + 20000 * np.sin(xx / 3.0) * np.cos(yy / 4.0)).astype(np.uint16)
     src = tmp_path / "g16.png"
     iio.imwrite(src, grey)
-    result = encode(src, tmp_path / "g16.nff", EncodeConfig(widths=(4, 8), stages=2, steps=30))
+    result = encode(src, tmp_path / "g16.nff", EncodeConfig(widths=(4, 8), stages=2, steps=30, transform="none"))
     signal = read_image(src)
     assert signal.bit_depth == 16 and signal.channels == 1
     decoded = decode_bytes(result.data)
@@ -176,7 +176,7 @@ def test_oversized_field_is_refused_before_allocation():
 def test_grid_without_numba_falls_back_to_plain_torch(tiny_signal, monkeypatch):
     """NFCODEC_GRID_BACKEND=torch (as on a machine without numba): same API, a valid file, and a
     file any backend decodes to nearly the same pixels."""
-    config = EncodeConfig(arch="grid", stages=2, steps=10, seed=1)
+    config = EncodeConfig(arch="grid", stages=2, steps=10, seed=1, transform="none")
     monkeypatch.setenv("NFCODEC_GRID_BACKEND", "torch")
     result = encode_image(tiny_signal, config)
     decoded_torch = decode_bytes(result.data)
@@ -199,7 +199,7 @@ def _reframe(data: bytes, edit) -> bytes:
 
 @pytest.fixture(scope="module")
 def tiny_grid(tiny_signal):
-    return encode_image(tiny_signal, EncodeConfig(arch="grid", stages=2, steps=3))
+    return encode_image(tiny_signal, EncodeConfig(arch="grid", stages=2, steps=3, transform="none"))
 
 
 @pytest.mark.parametrize(
@@ -230,3 +230,22 @@ def test_decoding_renders_in_blocks_without_full_size_temporaries(tiny_grid):
     tracemalloc.stop()
     assert result.pixels.shape == (1024, 1024, 3)
     assert peak < 3 * 1024 * 1024 * 3 + (64 << 20)  # output + one block's worth, not 1M x 3 float64s
+
+
+def test_auto_transform_searches_stores_the_table_after_the_stages_and_stays_deterministic(tiny_signal):
+    config = EncodeConfig(arch="grid", stages=2, steps=4, seed=3, probe_side=16)
+    result = encode_image(tiny_signal, config)
+    assert result.search is not None and sum(r.chosen for r in result.search.rows) == 1
+    assert result.transform_preset == result.search.transform
+    summary = info(result.data)
+    types = [c["type"] for c in summary["chunks"]]
+    assert types[-2:] == ["srch", "NEND"] and types.index("srch") > max(i for i, t in enumerate(types) if t == "NSTG")
+    assert summary["search_summary"]["transform"] == result.search.transform
+    assert [r["transform"] for r in summary["search"]] == [r.transform for r in result.search.rows]
+    assert "seconds" not in summary["search"][0]  # files hold no wall-clock values...
+    assert encode_image(tiny_signal, config).data == result.data  # ...so bytes depend on the seed alone
+    js = result.to_json()
+    assert js["search"][0].keys() >= {"transform", "lr", "steps", "psnr", "chosen"}
+    # a decoder never needs the table: the file cut before it still decodes every stage
+    header = container.read_header(result.data)
+    assert decode_bytes(result.data[: header.prefix_bytes(2)]).width == 2

@@ -9,6 +9,7 @@ from .common import NfcGroup
 from .decode import decode_command
 from .encode import encode_command
 from .info import info_command
+from .search import search_command
 
 
 @click.group(cls=NfcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +23,7 @@ def main(ctx: click.Context, traceback: bool) -> None:
     nfc encode img.png -o img.nff         fit a field, write the file
     nfc decode img.nff --width 1 -o p.png  decode a preview from the first stage
     nfc info img.nff                      header and chunk table
+    nfc search img.png                    which transform fits fastest (no encode)
     """
     tune_allocator()  # reuse freed tensor memory instead of re-faulting it every step
     ctx.obj = {"traceback": traceback}
@@ -30,3 +32,4 @@ def main(ctx: click.Context, traceback: bool) -> None:
 main.add_command(encode_command)
 main.add_command(decode_command)
 main.add_command(info_command)
+main.add_command(search_command)

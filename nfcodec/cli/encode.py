@@ -20,11 +20,12 @@ def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 
 def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    # Parsed here, validated against the catalogue: an unknown name is a one-line UsageError
-    # that lists the known ones. (A later `auto` / comma list extends this function.)
-    from ..transforms.catalogue import parse_transform_option
+    # Validated against the catalogue before any work: an unknown name is a one-line
+    # UsageError that lists the known ones.
+    from ..search import parse_transform_choice
 
-    return parse_transform_option(value)
+    parse_transform_choice(value)
+    return value.strip()
 
 
 @click.command("encode")
@@ -44,13 +45,16 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
               help="Training arithmetic (auto: bf16 steps where the CPU/GPU has native bf16 and the field allows it).")
 @click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed for initialisation and sampling (same seed, same file).")
-@click.option("--transform", "transform", default="none", show_default=True, callback=_transform, metavar="NAME",
-              help="Data transform the field is fitted to, inverted when decoding: "
-                   f"{NONE_ALIAS} (identity), {', '.join(n for n in preset_names() if n != 'identity')}.")
+@click.option("--transform", "transform", default="auto", show_default=True, callback=_transform, metavar="auto|none|NAME[,NAME...]",
+              help="Data transform the field is fitted to (inverted when decoding). auto: search every preset "
+                   "(and the learning rate, unless --lr is given) on a crop first; a comma list: search those; "
+                   f"one name: use it. Presets: {NONE_ALIAS} (identity), {', '.join(n for n in preset_names() if n != 'identity')}.")
+@click.option("--keep-interpolation", is_flag=True, help="Search only transforms that allow decoding at another size (no permutations).")
+@click.option("--probe-side", type=click.IntRange(16, 1024), default=128, show_default=True, help="Side of the centre crop the search probes train on.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also write a PNG plot of PSNR per decodable width vs bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @json_option
-def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, transform, plot_path, quiet, as_json):
+def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, transform, keep_interpolation, probe_side, plot_path, quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) into a progressive .nff file.
 
     Each stage widens the network; stage k's parameters go into their own chunk, so the
@@ -76,6 +80,8 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         precision=precision,
         device=device,
         transform=transform,
+        keep_interpolation=keep_interpolation,
+        probe_side=probe_side,
     )
     if plot_path:
         from ..fsutil import check_output_path
@@ -90,5 +96,8 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         print_json(result.to_json())
     else:
         click.echo(f"{result.output}: {len(result.data)} bytes, {result.bpp:.3f} bpp, {result.seconds:.1f} s")
+        if result.search:
+            click.echo(f"  transform {result.transform_preset}, lr {result.search.lr:g}: {result.search.reason} "
+                       f"(search {result.search.seconds:.1f} s; table: nfc info --json)")
         for s in result.stages:
             click.echo(f"  width {s.index} (stage width {s.width}): {s.params} params, {s.prefix_bytes} bytes, {s.psnr:.2f} dB")

@@ -58,16 +58,25 @@ def assemble(
     extra_chunks: Sequence[tuple[str, bytes]] = (),
     compression: str = "zstd",
     encoder: Mapping[str, Any] | None = None,
+    trailing_chunks: Sequence[tuple[str, bytes]] = (),
 ) -> bytes:
-    """Build the complete file: signature, NHDR, extra chunks, one NSTG per stage, NEND.
+    """Build the complete file: signature, NHDR, extra chunks, one NSTG per stage, trailing
+    chunks, NEND.
 
-    Extra chunks (ancillary, or critical ones the decoder needs before any stage, such as
-    transform data) go before the first stage so that any stage prefix includes them.
+    Extra chunks (critical ones the decoder needs before any stage, such as transform data)
+    go before the first stage so that any stage prefix includes them. Trailing chunks must be
+    ancillary (information no decoder needs, such as the encoder's search table): after the
+    stages, a streaming client never downloads them.
     """
-    for chunk_type, _ in extra_chunks:
+    for chunk_type, _ in list(extra_chunks) + list(trailing_chunks):
         if chunk_type in (HEADER_TYPE, STAGE_TYPE, END_TYPE):
             raise ValueError(f"{chunk_type} is written by the container itself")
-    body_chunks = list(extra_chunks) + [(STAGE_TYPE, s.payload) for s in stages] + [(END_TYPE, b"")]
+    for chunk_type, _ in trailing_chunks:
+        if is_critical(chunk_type):
+            raise ValueError(f"trailing chunk {chunk_type} must be ancillary")
+    body_chunks = (
+        list(extra_chunks) + [(STAGE_TYPE, s.payload) for s in stages] + list(trailing_chunks) + [(END_TYPE, b"")]
+    )
     index, offset = [], 0
     for chunk_type, data in body_chunks:
         index.append([chunk_type, offset, len(data)])

@@ -6,17 +6,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from nfcodec import container
-from nfcodec.cli import main
 from nfcodec.errors import ExitStatus
+
+from cli_support import assert_one_line_error, run
 
 TINY_ARGS = ["--widths", "3,6,9", "--steps", "6", "-q"]
 
-
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 @pytest.fixture()
@@ -26,13 +23,6 @@ def encoded(tmp_path: Path, small_png: Path) -> Path:
     assert result.exit_code == 0, result.output
     return out
 
-
-def assert_one_line_error(result, status: ExitStatus, fragment: str = "") -> None:
-    assert result.exit_code == int(status), (result.exit_code, result.output)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.output
-    assert fragment.lower() in lines[0].lower()
 
 
 def test_encode_json(tmp_path: Path, small_png: Path):

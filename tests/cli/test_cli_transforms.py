@@ -5,25 +5,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from nfcodec.cli import main
 from nfcodec.errors import ExitStatus
+
+from cli_support import assert_one_line_error, run
 
 FAST = ["--stages", "2", "--steps", "5", "-q"]
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def assert_one_line_error(result, status: ExitStatus, *fragments: str) -> str:
-    assert result.exit_code == int(status), (result.exit_code, result.output)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.stderr
-    for fragment in fragments:
-        assert fragment.lower() in lines[0].lower(), lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

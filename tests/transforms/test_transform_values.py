@@ -72,7 +72,8 @@ def test_mse_factor_converts_trained_domain_errors_exactly(x, noise, preset):
     mse_trained = float(np.mean((y_hat - y) ** 2))
     x_hat = t.inverse(y_hat.astype(np.float32)).astype(np.float64)
     mse_original = float(np.mean((x_hat - x) ** 2))
-    assert mse_original == pytest.approx(t.mse_factor() * mse_trained, rel=1e-3, abs=1e-12)
+    # float32 rounding of y_hat near 1 perturbs each error by ~6e-8 * |error|: allow that
+    assert mse_original == pytest.approx(t.mse_factor() * mse_trained, rel=1e-3, abs=1e-6 * noise)
 
 
 def test_mse_factor_is_none_where_no_constant_exists():

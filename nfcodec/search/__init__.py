@@ -1,0 +1,337 @@
+"""Transform search: which invertible transform (and learning rate) makes the field fit fastest.
+
+1. Rank the candidate transforms with a cheap predictor (predictor.py) and keep the best few,
+   always including the identity.
+2. Probe every (transform, lr) arm on a centre crop of the signal (probe.py) for a short budget;
+   successive halving keeps the better half and doubles the budget, round after round.
+3. Decide: fit PSNR ~ a + b log2(steps) to each survivor's curve, predict the steps each needs to
+   reach the best PSNR seen, times its measured seconds per step; the cheapest wins if it beats
+   the identity's best arm by `margin_db` (probes are a proxy, and a wrong switch costs more
+   than a missed small gain). The encode keeps its default learning rate, rescaled by the
+   chosen arm's rate over the identity's best (see `decide`).
+The table (every arm: steps, PSNR, predicted cost, round eliminated, chosen) and the search's
+own wall time are returned; the encoder stores them in the file (`srch` chunk) and `--json`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..errors import UsageError
+from ..progress import SILENT, Progress
+from ..transforms import PRESETS, resolve_preset
+from .predictor import Prediction, distinct, predict
+from .probe import Arm, ProbeSignal, centre_crop, make_arm, train_arm
+
+IDENTITY = "identity"
+
+
+@dataclass
+class SearchConfig:
+    candidates: tuple[str, ...] | None = None  # preset names; None: every preset
+    keep_interpolation: bool = False  # exclude transforms a decoder cannot resample (permutations)
+    lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)  # times the architecture's learning rate
+    max_transforms: int = 3  # probed transforms after the predictor's pruning (identity included)
+    probe_side: int = 128  # crop side in pixels
+    first_steps: int = 16  # steps of the first round
+    rounds: int = 3  # successive-halving rounds (keep the better half, double the budget)
+    margin_db: float = 0.1
+    max_side_fraction: float = 0.1  # skip transforms whose stored data would exceed this share of the field's bytes
+    seed: int = 0
+
+
+@dataclass
+class SearchRow:
+    transform: str  # preset name
+    lr: float
+    steps: int
+    psnr: float  # dB on the original crop after the last round the arm ran
+    predicted_steps: float | None  # probe steps to the best PSNR seen (fit of its curve), None if unknown
+    predicted_cost: float | None  # the same in seconds (the median probe step time)
+    predictor_rank: int  # 1 = the predictor's first choice
+    predictor_score: float
+    eliminated_round: int | None  # None: survived every round
+    seconds: float
+    chosen: bool = False
+
+
+@dataclass
+class SearchResult:
+    transform: str
+    lr: float  # the encode's learning rate (the default, rescaled for the chosen transform)
+    rows: list[SearchRow]
+    predictions: list[Prediction]
+    seconds: float
+    probe_shape: tuple[int, int]
+    reason: str
+    skipped: list[str] = field(default_factory=list)  # pruned by the predictor; 'a (= b)': predicted equal to b
+
+    @property
+    def predictor_first(self) -> str:
+        return self.predictions[0].preset
+
+    def to_json(self, timings: bool = True) -> dict[str, Any]:
+        """The table; without `timings` (what files store) it holds no wall-clock values, so
+        an encode's bytes depend on the seed alone."""
+        timed = ("seconds", "predicted_cost")
+        rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(r).items() if timings or k not in timed} for r in self.rows]
+        return {
+            "transform": self.transform,
+            "lr": self.lr,
+            **({"seconds": round(self.seconds, 3)} if timings else {}),
+            "probe_shape": list(self.probe_shape),
+            "predictor_first": self.predictor_first,
+            "reason": self.reason,
+            "pruned": self.skipped,
+            "rows": rows,
+        }
+
+
+AUTO = "auto"
+
+
+def parse_transform_choice(text: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """An `--transform` value: (preset, None) for one fixed transform ("none" is the identity),
+    (None, None) for "auto" (search every preset), (None, names) for a list to search."""
+    from ..transforms import parse_transform_option
+
+    text = text.strip()
+    if text == AUTO:
+        return None, None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--transform needs 'auto', 'none' or preset names")
+    parsed = tuple(dict.fromkeys(parse_transform_option(n) for n in names))
+    if len(parsed) == 1:
+        return parsed[0], None
+    return None, parsed
+
+
+def candidate_presets(modality: str, config: SearchConfig) -> list[str]:
+    names = list(config.candidates) if config.candidates else list(PRESETS)
+    out = []
+    for name in names:
+        preset = resolve_preset(name)
+        cls = _transform_class(preset.transform)
+        if modality not in cls.modalities:
+            continue
+        if config.keep_interpolation and not cls.preserves_interpolation:
+            continue
+        out.append(preset.name)
+    if not out:
+        raise UsageError("no transform left to search (check --transform and --keep-interpolation)")
+    if IDENTITY not in out:
+        out.insert(0, IDENTITY)  # the baseline every decision is measured against
+    return out
+
+
+def _transform_class(registry_name: str) -> Any:
+    from ..registry import TRANSFORMS
+
+    return TRANSFORMS.by_name(registry_name).load()
+
+
+def search(
+    values: np.ndarray,
+    build_field: Callable[[tuple[int, int], int], Any],
+    base_lr: float,
+    config: SearchConfig | None = None,
+    modality: str = "image",
+    device: torch.device | None = None,
+    precision: str = "auto",
+    progress: Progress = SILENT,
+    field_bytes: float | None = None,
+) -> SearchResult:
+    """Search over transforms and learning rates for values [H, W, C] in [0, 1].
+    `build_field(shape, channels)` makes the single-stage field probes train; `field_bytes`
+    (the encode's expected field size) lets the search skip transforms whose stored data
+    (an ordered permutation: ~2 bytes per pixel) would dwarf it."""
+    config = config or SearchConfig()
+    device = device or torch.device("cpu")
+    start = time.perf_counter()
+    names = candidate_presets(modality, config)
+    crop = centre_crop(np.asarray(values, dtype=np.float32), config.probe_side)
+    predictions = predict(crop, names, config.seed)
+    reps, merged = distinct(predictions, IDENTITY)
+    too_big = {}
+    if field_bytes is not None:
+        scale = float(np.prod(values.shape[:-1])) / float(np.prod(crop.shape[:-1]))
+        for p in reps:
+            side = side_data_bytes(p.preset, crop, config.seed) * scale
+            if side > config.max_side_fraction * field_bytes:
+                too_big[p.preset] = side
+    reps = [p for p in reps if p.preset not in too_big]
+    kept = [p.preset for p in reps][: max(1, config.max_transforms)]
+    if IDENTITY not in kept:
+        kept[-1] = IDENTITY
+
+    def why(name: str) -> str:
+        if name in merged:
+            return f"{name} (= {merged[name]})"
+        if name in too_big:
+            return f"{name} (stores ~{too_big[name] / 1024:.0f} KiB, > {config.max_side_fraction:.0%} of the field)"
+        return name
+
+    skipped = [why(p.preset) for p in predictions if p.preset not in kept]
+    rank = {p.preset: i + 1 for i, p in enumerate(predictions)}
+    score = {p.preset: p.score for p in predictions}
+
+    from ..signals.image import pixel_coords
+
+    signal = ProbeSignal(crop, torch.from_numpy(pixel_coords(crop.shape[0], crop.shape[1])).to(device))
+    arms = [make_arm(n, base_lr * f, signal, build_field, config.seed, device) for n in kept for f in config.lr_factors]
+    alive, eliminated = list(arms), {}
+    budgets = [config.first_steps * 2**r for r in range(config.rounds)]  # cumulative steps per round
+    total_steps = sum((b - (budgets[r - 1] if r else 0)) * math.ceil(len(arms) / 2**r) for r, b in enumerate(budgets))
+    progress.start("transform search", total_steps)
+    done = 0
+    for round_, budget in enumerate(budgets, start=1):
+        for arm in alive:
+            before = arm.steps
+            if round_ == 1:  # two points on every curve, so even first-round losers get a slope
+                train_arm(arm, signal, budget // 2, precision)
+            train_arm(arm, signal, budget - arm.steps, precision)
+            done += arm.steps - before
+            progress.update(min(done, total_steps), f"{arm.preset} lr {arm.lr:g}: {arm.psnr:.2f} dB")
+        if round_ == config.rounds:
+            break
+        # near-ties (e.g. "centre" vs the identity: the output offset absorbs the shift) go to
+        # the simpler transform: the identity, then the predictor's order
+        alive.sort(key=lambda a: (-round(a.psnr, 2), a.preset != IDENTITY, rank[a.preset]))
+        keep = max(1, math.ceil(len(alive) / 2))
+        for arm in alive[keep:]:
+            eliminated[id(arm)] = round_
+        alive = alive[:keep]
+    best_psnr = max(a.psnr for a in arms)
+    # every arm trains the same field on the same crop: one step costs the same whatever the
+    # transform, so costs use the median rate (robust to JIT warm-up and load spikes)
+    rate = float(np.median([a.seconds_per_step for a in arms]))
+    # decisions use predicted steps (deterministic); seconds are reported only
+    costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
+    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db)
+    progress.finish(f"{chosen.preset}, encode lr {lr:g}")
+    rows = [
+        SearchRow(
+            transform=a.preset, lr=a.lr, steps=a.steps, psnr=a.psnr, predicted_steps=costs[id(a)],
+            predicted_cost=None if costs[id(a)] is None else costs[id(a)] * rate,
+            predictor_rank=rank[a.preset], predictor_score=score[a.preset],
+            eliminated_round=eliminated.get(id(a)), seconds=a.seconds, chosen=a is chosen,
+        )
+        for a in arms
+    ]
+    return SearchResult(chosen.preset, lr, rows, predictions, time.perf_counter() - start, signal.shape, reason, skipped)
+
+
+def search_for_encode(
+    values: np.ndarray,
+    encode_config: Any,
+    config: SearchConfig | None = None,
+    modality: str = "image",
+    device: torch.device | None = None,
+    progress: Progress = SILENT,
+) -> SearchResult:
+    """The search an encode runs: probes train the encode's own architecture, scaled to the
+    crop (presets.probe_field), around the encode's learning rate."""
+    from ..presets import ARCH_DEFAULTS, probe_field
+
+    full_shape = tuple(values.shape[:-1])
+    base_lr = encode_config.lr or ARCH_DEFAULTS[encode_config.arch]["lr"]
+
+    def build(shape: tuple[int, int], channels: int) -> Any:
+        return probe_field(encode_config, shape, full_shape, channels)
+
+    return search(values, build, base_lr, config, modality, device, encode_config.precision, progress,
+                  field_bytes=expected_field_bytes(encode_config, full_shape, values.shape[-1]))
+
+
+def expected_field_bytes(encode_config: Any, shape: tuple[int, ...], channels: int) -> float:
+    """Stored bytes of the encode's field before entropy coding: every stage's tensors at their
+    storage precision (an upper bound of the file's field part)."""
+    from ..presets import ARCH_DEFAULTS, build_field, storage_dtype
+
+    model = build_field(encode_config, shape, channels)
+    dtypes = encode_config.dtype or ARCH_DEFAULTS[encode_config.arch]["dtype"]
+    size = {"f32": 4, "f16": 2, "q16": 2, "q8": 1}
+    total = 0.0
+    for stage in range(1, len(model.widths) + 1):
+        for name, shape_ in type(model).stage_shapes(model.widths, model.config(), stage).items():
+            total += float(np.prod(shape_)) * size[storage_dtype(dtypes, name)]
+    return total
+
+
+def side_data_bytes(preset: str, crop: np.ndarray, seed: int) -> int:
+    """Compressed bytes of the data a transform stores for `crop` (0 for most: a seed or a few
+    floats live in the header)."""
+    import zstandard
+
+    from ..transforms import fit_transform
+
+    data = fit_transform(preset, crop, seed).data()
+    return 0 if data is None else len(zstandard.ZstdCompressor(level=19).compress(data))
+
+
+def predicted_steps(arm: Arm, target_psnr: float, seconds_per_step: float = 1.0) -> float | None:
+    """Steps (times `seconds_per_step`: seconds) for `arm` to reach `target_psnr`, from
+    PSNR ~ a + b log2(steps) over its curve."""
+    if arm.psnr >= target_psnr:
+        # already there: interpolate within the last doubling
+        if len(arm.curve) < 2:
+            return arm.steps * seconds_per_step
+        (s0, p0), (s1, p1) = arm.curve[-2], arm.curve[-1]
+        if p1 <= p0 or target_psnr <= p0:
+            return seconds_per_step * (s0 if target_psnr <= p0 else s1)
+        t = (target_psnr - p0) / (p1 - p0)
+        return seconds_per_step * s0 * 2 ** (t * math.log2(s1 / s0))
+    if len(arm.curve) < 2:
+        return None
+    x = np.log2([s for s, _ in arm.curve])
+    y = np.array([p for _, p in arm.curve])
+    slope, intercept = np.polyfit(x, y, 1)
+    if slope <= 1e-6:
+        return None
+    steps = 2 ** ((target_psnr - intercept) / slope)
+    return float(steps * seconds_per_step)
+
+
+def decide(arms: list[Arm], alive: list[Arm], costs: dict[int, float | None], base_lr: float, margin_db: float) -> tuple[Arm, float, str]:
+    """The arm to encode with, the encode's learning rate, and why.
+
+    Transforms are compared at their own best probe learning rate (as the papers tune lr per
+    transform): the predicted-cheapest survivor wins if it beats the identity's best arm by
+    `margin_db` at equal steps. Probes are short, and short runs favour large learning rates,
+    so the encode does not take a probe's rate as is: it scales its own default by the ratio
+    of the chosen arm's rate to the identity's best (a transform that halves the values
+    needs a larger rate than the identity, whatever the absolute rate)."""
+    identity = [a for a in arms if a.preset == IDENTITY]
+    best_identity = max(identity, key=lambda a: (a.steps, a.psnr))
+    ranked = sorted(alive, key=lambda a: (costs[id(a)] if costs[id(a)] is not None else math.inf, a.preset != IDENTITY))
+    best = ranked[0]
+    if best.preset == IDENTITY:
+        return best_identity, base_lr, "the identity is predicted fastest"
+    gain = _gain(best, best_identity)
+    if gain < margin_db:
+        return best_identity, base_lr, (
+            f"{best.preset} gains only {gain:.2f} dB over the identity at equal probe steps (< {margin_db:g} dB)"
+        )
+    lr = base_lr * best.lr / best_identity.lr
+    return best, lr, (
+        f"{best.preset} leads the identity by {gain:.2f} dB at equal probe steps "
+        f"(best probe lr {best.lr:g} vs {best_identity.lr:g}: encode lr {lr:g})"
+    )
+
+
+def _gain(arm: Arm, reference: Arm) -> float:
+    steps = min(arm.steps, reference.steps)
+    return _psnr_at(arm, steps) - _psnr_at(reference, steps)
+
+
+def _psnr_at(arm: Arm, steps: int) -> float:
+    for s, p in arm.curve:
+        if s == steps:
+            return p
+    return max((p for s, p in arm.curve if s <= steps), default=float("-inf"))

@@ -1,0 +1,114 @@
+"""Transform search: option parsing, candidate filtering, the predictor, the decision rule and
+a small end-to-end search on a real crop."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nfcodec.errors import UsageError
+from nfcodec.search import (
+    Arm,
+    SearchConfig,
+    candidate_presets,
+    decide,
+    parse_transform_choice,
+    predicted_steps,
+    search_for_encode,
+)
+from nfcodec.search.predictor import frequency_weighted_energy, predict
+
+
+def test_parse_transform_choice():
+    assert parse_transform_choice("auto") == (None, None)
+    assert parse_transform_choice("none") == ("identity", None)
+    assert parse_transform_choice("rpp") == ("rpp", None)
+    assert parse_transform_choice("halve, rpp,halve") == (None, ("halve", "rpp"))
+    with pytest.raises(UsageError, match="unknown transform"):
+        parse_transform_choice("halve,bogus")
+    with pytest.raises(UsageError):
+        parse_transform_choice(" , ")
+
+
+def test_candidates_keep_interpolation_and_always_include_identity():
+    names = candidate_presets("image", SearchConfig())
+    assert names[0] == "identity" and {"rpp", "ordered", "halve", "gamma2"} <= set(names)
+    smooth = candidate_presets("image", SearchConfig(keep_interpolation=True))
+    assert "rpp" not in smooth and "ordered" not in smooth and "halve" in smooth
+    assert candidate_presets("image", SearchConfig(candidates=("rpp", "invert"))) == ["identity", "rpp", "invert"]
+    with pytest.raises(UsageError, match="no transform left"):
+        candidate_presets("image", SearchConfig(candidates=("rpp",), keep_interpolation=True))
+
+
+def test_spectral_energy_sees_what_a_permutation_does(sample_pixels):
+    crop = sample_pixels[200:264, 300:364].astype(np.float32) / 255
+    shuffled = crop.reshape(-1, 3)[np.random.default_rng(0).permutation(64 * 64)].reshape(crop.shape)
+    assert frequency_weighted_energy(shuffled) > 5 * frequency_weighted_energy(crop)
+    flat = np.full((16, 16, 1), 0.3, dtype=np.float32)
+    assert frequency_weighted_energy(flat) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_predictor_ranks_a_permutation_last_and_knows_the_inverse_slopes(sample_pixels):
+    crop = sample_pixels[200:264, 300:364].astype(np.float32) / 255
+    ranked = predict(crop, ["identity", "rpp", "halve", "signed"])
+    by_name = {p.preset: p for p in ranked}
+    assert ranked[-1].preset == "rpp"
+    assert by_name["halve"].amplification == pytest.approx(4.0, rel=1e-3)
+    assert by_name["signed"].amplification == pytest.approx(0.25, rel=1e-3)
+    assert by_name["identity"].amplification == pytest.approx(1.0, rel=1e-3)
+
+
+def _arm(preset: str, lr: float, curve: list[tuple[int, float]]) -> Arm:
+    arm = Arm(preset, lr, transform=None, field=None, optimiser=None, target=None)  # type: ignore[arg-type]
+    arm.curve = list(curve)
+    arm.steps = curve[-1][0]
+    return arm
+
+
+def test_predicted_steps_extrapolates_psnr_per_doubling():
+    arm = _arm("identity", 0.01, [(8, 20.0), (16, 22.0)])
+    assert predicted_steps(arm, 26.0, 0.5) == pytest.approx(64 * 0.5)
+    assert predicted_steps(arm, 21.0, 0.5) == pytest.approx(0.5 * 8 * 2**0.5)
+    assert predicted_steps(_arm("identity", 0.01, [(8, 22.0), (16, 22.0)]), 30.0, 1.0) is None
+
+
+def test_decision_compares_transforms_at_their_best_rate_and_rescales_the_default():
+    base = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
+    fast_lr = _arm("identity", 0.02, [(8, 21.0), (16, 26.0)])
+    shift = _arm("centre", 0.02, [(8, 21.0), (16, 26.02)])  # the same fit, a no-op transform
+    arms = [base, fast_lr, shift]
+    costs = {id(a): predicted_steps(a, 26.02, 1.0) for a in arms}
+    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.01, margin_db=0.1)
+    # a faster rate alone is not a reason to leave the default: probes are short
+    assert chosen is fast_lr and lr == 0.01 and "gains only 0.02 dB" in reason
+    halve = _arm("halve", 0.04, [(8, 22.0), (16, 27.0)])
+    arms = [base, fast_lr, halve]
+    costs = {id(a): predicted_steps(a, 27.0, 1.0) for a in arms}
+    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.01, margin_db=0.1)
+    assert chosen is halve and lr == pytest.approx(0.02) and "leads the identity by 1.00 dB" in reason
+
+
+def test_search_on_a_real_crop_is_deterministic_and_complete(sample_pixels):
+    from nfcodec.codec import EncodeConfig
+
+    values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
+    config = SearchConfig(candidates=("halve", "rpp"), probe_side=32, first_steps=4, rounds=2, lr_factors=(1.0, 2.0))
+    first = search_for_encode(values, EncodeConfig(), config)
+    second = search_for_encode(values, EncodeConfig(), config)
+    # halve scores exactly as the identity (its scale cancels): merged, not probed
+    assert first.skipped == ["halve (= identity)"]
+    assert len(first.rows) == 2 * 2 and sum(r.chosen for r in first.rows) == 1
+    assert first.probe_shape == (32, 32)
+    assert [(r.transform, r.lr, r.steps, r.psnr) for r in first.rows] == [(r.transform, r.lr, r.steps, r.psnr) for r in second.rows]
+    assert (first.transform, first.lr) == (second.transform, second.lr)
+    survivors = [r for r in first.rows if r.eliminated_round is None]
+    assert len(survivors) == 2 and all(r.steps == 8 for r in survivors)
+    assert all(r.steps == 4 for r in first.rows if r.eliminated_round == 1)
+    assert all(math.isfinite(r.psnr) for r in first.rows)
+    chosen = next(r for r in first.rows if r.chosen)
+    assert chosen.transform == first.transform
+    js = first.to_json()
+    assert {"transform", "lr", "steps", "psnr", "chosen", "seconds"} <= set(js["rows"][0])
+    assert first.to_json(timings=False) == second.to_json(timings=False)  # what files store
+    assert "seconds" not in first.to_json(timings=False)["rows"][0]
