@@ -15,15 +15,17 @@ from .common import json_option, print_json
 )
 @click.option("--keep-interpolation", is_flag=True, help="Exclude transforms that forbid decoding at another size (permutations).")
 @click.option("--probe-side", type=click.IntRange(16, 1024), default=128, show_default=True, help="Side of the centre crop probes train on.")
+@click.option("--probe-all", is_flag=True, help="Probe every distinct candidate, not only those the predictor expects to beat the identity.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @json_option
-def search_command(input_path, arch, transform_text, keep_interpolation, probe_side, seed, quiet, as_json):
+def search_command(input_path, arch, transform_text, keep_interpolation, probe_side, probe_all, seed, quiet, as_json):
     """Find the transform and learning rate that make INPUT fit fastest, without encoding.
 
-    The predictor ranks every candidate from the signal's statistics; the best few (and the
-    identity) are probed at three learning rates on a centre crop with successive halving;
-    the cheapest predicted time to the best quality wins, if it beats the identity clearly.
+    The predictor ranks every candidate from the signal's statistics; those it expects to beat
+    the identity (at most a few; --probe-all: every distinct one) are probed with the identity
+    at three learning rates on a centre crop, with successive halving; the cheapest predicted
+    time to the best quality wins, if it beats the identity clearly.
     `nfc encode` runs the same search by default (`--transform auto`).
 
     Example:
@@ -39,14 +41,17 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
     if fixed is not None:
         raise UsageError("nfc search needs 'auto' or at least two transforms to compare")
     config = SearchConfig(candidates=names, keep_interpolation=keep_interpolation, probe_side=probe_side, seed=seed)
+    if probe_all:
+        config.min_predicted_gain = float("-inf")
     result = search_image(input_path, EncodeConfig(arch=arch, seed=seed), config, Progress(enabled=not quiet))
     if as_json:
         print_json({"input": input_path, **result.to_json(), "search": result.to_json()["rows"]})
         return
-    click.echo(f"{'transform':<12}{'lr':>9}{'steps':>7}{'psnr':>8}{'pred. s':>9}{'rank':>6}{'out in':>8}  chosen")
+    click.echo(f"{'transform':<12}{'lr':>9}{'steps':>7}{'psnr':>8}{'pred. s':>9}{'rank':>6}{'out in':>9}  chosen")
     for r in result.rows:
         cost = f"{r.predicted_cost:9.3g}" if r.predicted_cost is not None else f"{'-':>9}"
-        out = f"round {r.eliminated_round}" if r.eliminated_round else "-"
-        click.echo(f"{r.transform:<12}{r.lr:>9.3g}{r.steps:>7}{r.psnr:>8.2f}{cost}{r.predictor_rank:>6}{out:>8}  {'*' if r.chosen else ''}")
+        out = "-" if r.eliminated_round is None else ("pruned" if r.eliminated_round == 0 else f"round {r.eliminated_round}")
+        quality = f"{r.psnr:>8.2f}" if r.psnr is not None else f"{'-':>8}"
+        click.echo(f"{r.transform:<12}{r.lr:>9.3g}{r.steps:>7}{quality}{cost}{r.predictor_rank:>6}{out:>9}  {'*' if r.chosen else ''}")
     click.echo(f"chosen: {result.transform} lr {result.lr:g} ({result.reason}); {result.seconds:.1f} s; "
                f"pruned by the predictor: {', '.join(result.skipped) or 'none'}")

@@ -1,7 +1,10 @@
 """Transform search: which invertible transform (and learning rate) makes the field fit fastest.
 
 1. Rank the candidate transforms with a cheap predictor (predictor.py) and keep the best few,
-   always including the identity.
+   always including the identity (the baseline every decision is measured against).
+   Only transforms predicted faster than the identity by `min_predicted_gain` are probed; when
+   none is, the identity is kept without any probe (the common case: the search then costs the
+   predictor's few hundred milliseconds).
 2. Probe every (transform, lr) arm on a centre crop of the signal (probe.py) for a short budget;
    successive halving keeps the better half and doubles the budget, round after round.
 3. Decide: fit PSNR ~ a + b log2(steps) to each survivor's curve, predict the steps each needs to
@@ -41,6 +44,9 @@ class SearchConfig:
     first_steps: int = 16  # steps of the first round
     rounds: int = 3  # successive-halving rounds (keep the better half, double the budget)
     margin_db: float = 0.1
+    # probe only transforms whose predicted cost beats the identity's by this much (log10 units;
+    # 0.05 is ~12%); 0 probes every distinct candidate, -inf even those predicted slower
+    min_predicted_gain: float = 0.05
     max_side_fraction: float = 0.1  # skip transforms whose stored data would exceed this share of the field's bytes
     seed: int = 0
 
@@ -50,12 +56,12 @@ class SearchRow:
     transform: str  # preset name
     lr: float
     steps: int
-    psnr: float  # dB on the original crop after the last round the arm ran
+    psnr: float | None  # dB on the original crop after the last round the arm ran (None: not probed)
     predicted_steps: float | None  # probe steps to the best PSNR seen (fit of its curve), None if unknown
     predicted_cost: float | None  # the same in seconds (the median probe step time)
     predictor_rank: int  # 1 = the predictor's first choice
     predictor_score: float
-    eliminated_round: int | None  # None: survived every round
+    eliminated_round: int | None  # None: survived every round; 0: not probed (pruned by the predictor)
     seconds: float
     chosen: bool = False
 
@@ -157,34 +163,78 @@ def search(
     names = candidate_presets(modality, config)
     crop = centre_crop(np.asarray(values, dtype=np.float32), config.probe_side)
     predictions = predict(crop, names, config.seed)
-    reps, merged = distinct(predictions, IDENTITY)
-    too_big = {}
-    if field_bytes is not None:
-        scale = float(np.prod(values.shape[:-1])) / float(np.prod(crop.shape[:-1]))
-        for p in reps:
-            side = side_data_bytes(p.preset, crop, config.seed) * scale
-            if side > config.max_side_fraction * field_bytes:
-                too_big[p.preset] = side
-    reps = [p for p in reps if p.preset not in too_big]
-    kept = [p.preset for p in reps][: max(1, config.max_transforms)]
-    if IDENTITY not in kept:
-        kept[-1] = IDENTITY
-
-    def why(name: str) -> str:
-        if name in merged:
-            return f"{name} (= {merged[name]})"
-        if name in too_big:
-            return f"{name} (stores ~{too_big[name] / 1024:.0f} KiB, > {config.max_side_fraction:.0%} of the field)"
-        return name
-
-    skipped = [why(p.preset) for p in predictions if p.preset not in kept]
+    area = float(np.prod(values.shape[:-1])) / float(np.prod(crop.shape[:-1]))
+    kept, skipped = select_candidates(predictions, crop, area, field_bytes, config)
     rank = {p.preset: i + 1 for i, p in enumerate(predictions)}
     score = {p.preset: p.score for p in predictions}
+    unprobed = [
+        SearchRow(transform=p.preset, lr=base_lr, steps=0, psnr=None, predicted_steps=None, predicted_cost=None,
+                  predictor_rank=rank[p.preset], predictor_score=p.score, eliminated_round=0, seconds=0.0)
+        for p in predictions if p.preset not in kept
+    ]
+    if kept == [IDENTITY]:
+        row = SearchRow(transform=IDENTITY, lr=base_lr, steps=0, psnr=None, predicted_steps=None, predicted_cost=None,
+                        predictor_rank=rank[IDENTITY], predictor_score=score[IDENTITY], eliminated_round=None,
+                        seconds=0.0, chosen=True)
+        reason = f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10): no probes"
+        return SearchResult(IDENTITY, base_lr, [row] + unprobed, predictions, time.perf_counter() - start, crop.shape[:2], reason, skipped)
 
     from ..signals.image import pixel_coords
 
     signal = ProbeSignal(crop, torch.from_numpy(pixel_coords(crop.shape[0], crop.shape[1])).to(device))
     arms = [make_arm(n, base_lr * f, signal, build_field, config.seed, device) for n in kept for f in config.lr_factors]
+    alive, eliminated = successive_halving(arms, signal, config, rank, precision, progress)
+    best_psnr = max(a.psnr for a in arms)
+    # every arm trains the same field on the same crop: one step costs the same whatever the
+    # transform, so costs use the median rate (robust to JIT warm-up and load spikes)
+    rate = float(np.median([a.seconds_per_step for a in arms]))
+    # decisions use predicted steps (deterministic); seconds are reported only
+    costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
+    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db)
+    progress.finish(f"{chosen.preset}, encode lr {lr:g}")
+    rows = [
+        SearchRow(
+            transform=a.preset, lr=a.lr, steps=a.steps, psnr=a.psnr, predicted_steps=costs[id(a)],
+            predicted_cost=None if costs[id(a)] is None else costs[id(a)] * rate,
+            predictor_rank=rank[a.preset], predictor_score=score[a.preset],
+            eliminated_round=eliminated.get(id(a)), seconds=a.seconds, chosen=a is chosen,
+        )
+        for a in arms
+    ]
+    return SearchResult(chosen.preset, lr, rows + unprobed, predictions, time.perf_counter() - start, signal.shape, reason, skipped)
+
+
+def select_candidates(
+    predictions: list[Prediction], crop: np.ndarray, area: float, field_bytes: float | None, config: SearchConfig
+) -> tuple[list[str], list[str]]:
+    """The transforms worth probing, best predicted first, with the identity always among them,
+    and the others with why they were dropped: predicted equal to a better-ranked one, storing
+    too much, or not predicted faster than the identity by `min_predicted_gain`."""
+    reps, merged = distinct(predictions, IDENTITY)
+    identity_score = next(p.score for p in predictions if p.preset == IDENTITY)
+    why: dict[str, str] = {n: f"{n} (= {m})" for n, m in merged.items()}
+    kept = []
+    for p in reps:
+        if p.preset == IDENTITY:
+            continue
+        if p.score > identity_score - config.min_predicted_gain:
+            why[p.preset] = f"{p.preset} (predicted gain {identity_score - p.score:.3f} < {config.min_predicted_gain:g})"
+            continue
+        side = side_data_bytes(p.preset, crop, config.seed) * area if field_bytes is not None else 0.0
+        if field_bytes is not None and side > config.max_side_fraction * field_bytes:
+            why[p.preset] = f"{p.preset} (stores ~{side / 1024:.0f} KiB, > {config.max_side_fraction:.0%} of the field)"
+            continue
+        kept.append(p.preset)
+    kept = [IDENTITY] + kept[: max(0, config.max_transforms - 1)]
+    skipped = [why.get(p.preset, f"{p.preset} (beyond the {config.max_transforms} probed)") for p in predictions if p.preset not in kept]
+    return kept, skipped
+
+
+def successive_halving(
+    arms: list[Arm], signal: ProbeSignal, config: SearchConfig, rank: dict[str, int], precision: str, progress: Progress
+) -> tuple[list[Arm], dict[int, int]]:
+    """Train every arm `first_steps`, keep the better half, double the budget, `rounds` times.
+    Returns the survivors and, per eliminated arm (by id), the round it dropped out in."""
     alive, eliminated = list(arms), {}
     budgets = [config.first_steps * 2**r for r in range(config.rounds)]  # cumulative steps per round
     total_steps = sum((b - (budgets[r - 1] if r else 0)) * math.ceil(len(arms) / 2**r) for r, b in enumerate(budgets))
@@ -207,24 +257,7 @@ def search(
         for arm in alive[keep:]:
             eliminated[id(arm)] = round_
         alive = alive[:keep]
-    best_psnr = max(a.psnr for a in arms)
-    # every arm trains the same field on the same crop: one step costs the same whatever the
-    # transform, so costs use the median rate (robust to JIT warm-up and load spikes)
-    rate = float(np.median([a.seconds_per_step for a in arms]))
-    # decisions use predicted steps (deterministic); seconds are reported only
-    costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
-    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db)
-    progress.finish(f"{chosen.preset}, encode lr {lr:g}")
-    rows = [
-        SearchRow(
-            transform=a.preset, lr=a.lr, steps=a.steps, psnr=a.psnr, predicted_steps=costs[id(a)],
-            predicted_cost=None if costs[id(a)] is None else costs[id(a)] * rate,
-            predictor_rank=rank[a.preset], predictor_score=score[a.preset],
-            eliminated_round=eliminated.get(id(a)), seconds=a.seconds, chosen=a is chosen,
-        )
-        for a in arms
-    ]
-    return SearchResult(chosen.preset, lr, rows, predictions, time.perf_counter() - start, signal.shape, reason, skipped)
+    return alive, eliminated
 
 
 def search_for_encode(

@@ -93,22 +93,35 @@ def test_search_on_a_real_crop_is_deterministic_and_complete(sample_pixels):
     from nfcodec.codec import EncodeConfig
 
     values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
-    config = SearchConfig(candidates=("halve", "rpp"), probe_side=32, first_steps=4, rounds=2, lr_factors=(1.0, 2.0))
+    config = SearchConfig(candidates=("halve", "rpp"), probe_side=32, first_steps=4, rounds=2, lr_factors=(1.0, 2.0),
+                          min_predicted_gain=float("-inf"))
     first = search_for_encode(values, EncodeConfig(), config)
     second = search_for_encode(values, EncodeConfig(), config)
     # halve scores exactly as the identity (its scale cancels): merged, not probed
     assert first.skipped == ["halve (= identity)"]
-    assert len(first.rows) == 2 * 2 and sum(r.chosen for r in first.rows) == 1
+    probed = [r for r in first.rows if r.eliminated_round != 0]
+    assert len(probed) == 2 * 2 and sum(r.chosen for r in first.rows) == 1
+    assert [(r.transform, r.steps, r.psnr) for r in first.rows if r.eliminated_round == 0] == [("halve", 0, None)]
     assert first.probe_shape == (32, 32)
     assert [(r.transform, r.lr, r.steps, r.psnr) for r in first.rows] == [(r.transform, r.lr, r.steps, r.psnr) for r in second.rows]
     assert (first.transform, first.lr) == (second.transform, second.lr)
     survivors = [r for r in first.rows if r.eliminated_round is None]
     assert len(survivors) == 2 and all(r.steps == 8 for r in survivors)
     assert all(r.steps == 4 for r in first.rows if r.eliminated_round == 1)
-    assert all(math.isfinite(r.psnr) for r in first.rows)
+    assert all(math.isfinite(r.psnr) for r in probed)
     chosen = next(r for r in first.rows if r.chosen)
     assert chosen.transform == first.transform
     js = first.to_json()
     assert {"transform", "lr", "steps", "psnr", "chosen", "seconds"} <= set(js["rows"][0])
     assert first.to_json(timings=False) == second.to_json(timings=False)  # what files store
     assert "seconds" not in first.to_json(timings=False)["rows"][0]
+
+
+def test_no_probe_when_nothing_is_predicted_faster(sample_pixels):
+    from nfcodec.codec import EncodeConfig
+
+    values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
+    result = search_for_encode(values, EncodeConfig(), SearchConfig(candidates=("rpp", "halve"), probe_side=32))
+    assert result.transform == "identity" and result.lr == 0.01 and "no probes" in result.reason
+    assert [r.steps for r in result.rows] == [0, 0, 0] and [r.chosen for r in result.rows].count(True) == 1
+    assert any(s.startswith("rpp (predicted gain -") for s in result.skipped)
