@@ -97,63 +97,61 @@ def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n
                     out[row, level * n_feat + f] = (one - a) * along[j, c, f] + a * along[j + 1, c, f]
 
 
-def _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table):  # pragma: no cover
+def _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_blocks):  # pragma: no cover
     h, w = u.shape[0], v.shape[0]
     n_feat = grad_table.shape[1]
-    one = np.float32(1.0)
-    # level-major copy of the gradient: each level's pass then streams contiguous memory instead
-    # of touching every cache line of grad_out once per level
     n_lv = level_hi - level_lo
-    grad_levels = np.empty((n_lv, h * w, n_feat), dtype=np.float32)
-    for p in prange(h * w):
-        for lv in range(n_lv):
-            for f in range(n_feat):
-                grad_levels[lv, p, f] = grad_out[p, (level_lo + lv) * n_feat + f]
-    for level in range(level_lo, level_hi):
-        grad_level = grad_levels[level - level_lo]
+    one = np.float32(1.0)
+    g0s = np.empty((n_lv, h), dtype=np.int64)
+    t0s = np.empty((n_lv, h), dtype=np.float32)
+    row_base = np.zeros(n_lv + 1, dtype=np.int64)
+    for lv in range(n_lv):
+        g0, t0 = _cells(np.float64(scales[level_lo + lv]), u)
+        j0 = g0.min()
+        g0s[lv] = g0 - j0
+        t0s[lv] = t0
+        row_base[lv + 1] = row_base[lv] + g0.max() + 2 - j0
+    n_rows = row_base[n_lv]
+    # Pass 1, one sweep over grad_out in blocks of whole rows (one block per thread): each row
+    # adds its gradient, weighted, to the two vertex rows of every level it lies between. Each
+    # block accumulates privately (rows of a block share vertex rows); the blocks are summed.
+    partial = np.zeros((n_blocks, n_rows, w, n_feat), dtype=np.float32)
+    per_block = (h + n_blocks - 1) // n_blocks
+    for b in prange(n_blocks):
+        acc = partial[b]
+        for r in range(b * per_block, min(h, (b + 1) * per_block)):
+            base = r * w
+            for lv in range(n_lv):
+                j = row_base[lv] + g0s[lv, r]
+                a = t0s[lv, r]
+                col = (level_lo + lv) * n_feat
+                for c in range(w):
+                    for f in range(n_feat):
+                        g = grad_out[base + c, col + f]
+                        acc[j, c, f] += (one - a) * g
+                        acc[j + 1, c, f] += a * g
+    along = partial[0]
+    for b in range(1, n_blocks):
+        along += partial[b]
+    # Pass 2, per level and vertex row: spread each row of `along` over the two vertex columns
+    # of every pixel column; then one scatter per vertex into the table
+    for lv in range(n_lv):
+        level = level_lo + lv
         scale = np.float64(scales[level])
-        g0, t0 = _cells(scale, u)
+        g0, _ = _cells(scale, u)
         g1, t1 = _cells(scale, v)
         j0, k0 = g0.min(), g1.min()
         nj, nk = g0.max() + 2 - j0, g1.max() + 2 - k0
-        # rows grouped by vertex row (counting sort), so vertex rows can be summed in parallel
-        counts = np.zeros(nj + 1, dtype=np.int64)
-        for r in range(h):
-            counts[g0[r] - j0 + 1] += 1
-        for j in range(nj):
-            counts[j + 1] += counts[j]
-        order = np.empty(h, dtype=np.int64)
-        fill = counts[:-1].copy()
-        for r in range(h):
-            j = g0[r] - j0
-            order[fill[j]] = r
-            fill[j] += 1
         grad_vertices = np.zeros((nj, nk, n_feat), dtype=np.float32)
-        flat = grad_level.reshape(-1)  # [H * W * F], rows of W * F contiguous values
-        span = w * n_feat
         for j in prange(nj):
-            along = np.zeros(span, dtype=np.float32)
-            # rows whose cell starts at vertex row j (weight 1 - t0), then those starting at j - 1 (t0)
-            for i in range(counts[j], counts[j + 1]):
-                r = order[i]
-                a = one - t0[r]
-                start = r * span
-                for q in range(span):
-                    along[q] += a * flat[start + q]
-            if j > 0:
-                for i in range(counts[j - 1], counts[j]):
-                    r = order[i]
-                    a = t0[r]
-                    start = r * span
-                    for q in range(span):
-                        along[q] += a * flat[start + q]
+            src = along[row_base[lv] + j]
             for c in range(w):
                 k = g1[c] - k0
                 b = t1[c]
                 for f in range(n_feat):
-                    grad_vertices[j, k, f] += (one - b) * along[c * n_feat + f]
-                    grad_vertices[j, k + 1, f] += b * along[c * n_feat + f]
-        # one scatter per vertex; serial because beyond-edge and hashed vertices may share rows
+                    grad_vertices[j, k, f] += (one - b) * src[c, f]
+                    grad_vertices[j, k + 1, f] += b * src[c, f]
+        # serial: beyond-edge and hashed vertices may share table rows
         res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
         for j in range(nj):
             for k in range(nk):
@@ -175,4 +173,5 @@ def lattice_forward(u, v, table, scales, resolutions, sizes, offsets, hashed, n_
 
 def lattice_backward(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table) -> None:
     """grad_table += the transposed interpolation of grad_out, for levels in [level_lo, level_hi)."""
-    _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table)
+    n_blocks = max(1, min(numba.get_num_threads(), u.shape[0]))
+    _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_blocks)

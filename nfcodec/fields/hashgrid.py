@@ -11,11 +11,13 @@ The general numba kernels and the torch path agree bit for bit, the lattice kern
 """
 from __future__ import annotations
 
+import os
+import weakref
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
-
-import os
 
 from . import grid_kernels, grid_lattice, tcnn_backend
 from .base import uniform_
@@ -77,7 +79,7 @@ class _NumbaGrid(torch.autograd.Function):
         tables = table.detach().numpy().reshape(-1, f)
         # points on a lattice (an image's pixel centres, or whole rows of them) take the
         # separable kernels; anything else the general ones
-        axes = grid_lattice.lattice_axes(points) if layout.config.in_dim == 2 else None
+        axes = _lattice_axes(coords, points) if layout.config.in_dim == 2 else None
         if axes is not None:
             grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, out)
         else:
@@ -100,6 +102,22 @@ class _NumbaGrid(torch.autograd.Function):
                 coords.contiguous().numpy(), grad_out.contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad
             )
         return torch.from_numpy(grad.reshape(-1)), None, None, None, None
+
+
+# id(coords) -> (weak reference, version, axes); entries leave when their tensor is freed
+_LATTICES: dict[int, tuple[Any, int, Any]] = {}
+
+
+def _lattice_axes(coords: torch.Tensor, points: np.ndarray) -> Any:
+    """grid_lattice.lattice_axes, remembered per coordinate tensor (training passes the same
+    one every step) until the tensor is modified in place or freed."""
+    key = id(coords)
+    cached = _LATTICES.get(key)
+    if cached is not None and cached[0]() is coords and cached[1] == coords._version:
+        return cached[2]
+    axes = grid_lattice.lattice_axes(points)
+    _LATTICES[key] = (weakref.ref(coords, lambda _ref, key=key: _LATTICES.pop(key, None)), coords._version, axes)
+    return axes
 
 
 def _layout_arrays(layout: GridLayout) -> tuple[np.ndarray, ...]:

@@ -101,6 +101,26 @@ def test_lattice_detection():
     assert lattice_axes(pixel_coords(1, 1)) is None
 
 
+def test_lattice_detection_is_remembered_until_the_coordinates_change():
+    from nfcodec.fields import hashgrid
+    from nfcodec.signals.image import pixel_coords
+
+    if not grid_kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    encoding = GridEncoding(GridConfig(in_dim=2, n_levels=3, n_features=2, log2_hashmap_size=8, base_resolution=4, per_level_scale=1.5))
+    with torch.no_grad():
+        encoding.table.uniform_(-1, 1, generator=torch.Generator().manual_seed(0))
+    x = torch.from_numpy(pixel_coords(6, 5))
+    first = encoding(x)
+    assert hashgrid._LATTICES[id(x)][2] is not None
+    with torch.no_grad():
+        x[7, 0] += 0.05  # in place: no longer a lattice, and the cache must notice
+    moved = encoding(x)
+    assert hashgrid._LATTICES[id(x)][2] is None
+    assert torch.allclose(moved, encoding(x.clone(), backend="torch"), atol=2e-6)
+    assert not torch.equal(first, moved)
+
+
 @pytest.mark.parametrize("log2_size", [6, 12])
 @pytest.mark.parametrize("rows", [slice(None), slice(3, 11)])
 def test_lattice_kernels_match_torch(log2_size, rows):
