@@ -86,15 +86,18 @@ def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n
                 b = t1[c]
                 for f in range(n_feat):
                     along[dst, c, f] = (one - b) * vertex_row[k, f] + b * vertex_row[k + 1, f]
-    # pass 2, per output row: blend two rows of every level, writing whole feature rows
+    # pass 2, per output row: blend two rows of every level (the row's W x L x F block of
+    # `out`, 64 KiB at W = 512, stays in cache while its levels are written in turn)
     for r in prange(h):
-        for c in range(w):
-            row = r * w + c
-            for level in range(n_levels):
-                j = row_base[level] + g0s[level, r]
-                a = t0s[level, r]
+        base = r * w
+        for level in range(n_levels):
+            j = row_base[level] + g0s[level, r]
+            a = t0s[level, r]
+            lo_row, hi_row = along[j], along[j + 1]
+            col = level * n_feat
+            for c in range(w):
                 for f in range(n_feat):
-                    out[row, level * n_feat + f] = (one - a) * along[j, c, f] + a * along[j + 1, c, f]
+                    out[base + c, col + f] = (one - a) * lo_row[c, f] + a * hi_row[c, f]
 
 
 def _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_blocks):  # pragma: no cover
