@@ -1,7 +1,8 @@
 """The image codec: signal -> transform -> progressive field -> quantised stages -> `.nff`, and back.
 
-This is the Python API behind `nfc encode`, `nfc decode` and `nfc info`; the CLI only parses
-arguments and formats what these functions return.
+This is the Python API behind `nfc encode`, `nfc decode`, `nfc info` and `nfc search`; the CLI
+only parses arguments and formats what these functions return. Encoding lives here; decoding
+(`decode`, `decode_bytes`, `info`, the incremental `ImageDecoder`) in decoding.py, re-exported.
 """
 from __future__ import annotations
 
@@ -17,18 +18,24 @@ import numpy as np
 import torch
 
 from . import __version__, container
-from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
+from .errors import UsageError
 from .fsutil import atomic_write, check_output_path
 from .metrics import psnr
 from .progress import SILENT, Progress
 from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
-from .registry import FIELDS, MODALITIES
-from .schema import MAX_FIELD_PARAMS
-from .signals.image import MAX_PIXELS, MAX_SIDE, ImageGeometry, ImageSignal, pixel_coords, read_image, write_png
-from .train import StageFit, TrainConfig, fit_progressive, predict
+from .registry import FIELDS
+from .signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image
+from .train import StageFit, TrainConfig, fit_progressive
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
-from .transforms import Transform, fit_transform, transform_from_header
+from .transforms import Transform, fit_transform
+from .render import render_image
+from .decoding import SEARCH_CHUNK, DecodeResult, ImageDecoder, decode, decode_bytes, info, read_nff_bytes
+
+__all__ = [  # the codec API (decoding re-exported from decoding.py)
+    "EncodeConfig", "EncodeResult", "StageReport", "encode", "encode_image", "search_image",
+    "DecodeResult", "ImageDecoder", "decode", "decode_bytes", "info", "read_nff_bytes",
+]
 
 @dataclass
 class EncodeConfig:
@@ -114,30 +121,6 @@ class EncodeResult:
 
 def _summary(result: SearchResult) -> dict[str, Any]:
     return {k: v for k, v in result.to_json().items() if k != "rows"}
-
-
-RENDER_BLOCK_POINTS = 1 << 16
-
-
-def render_image(field_model: Any, transform: Transform, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
-    """The image at stage count `stage`: the field evaluated in blocks of rows into a
-    preallocated array, so memory stays near the output's size. The encoder scores stages with
-    this same function, so the PSNR it reports is exactly what decoding gives.
-
-    A pointwise transform is inverted block by block. A positional one (a permutation) needs the
-    whole image: the trained-domain image is rendered to samples first, then its samples are
-    moved back (rounding commutes with moving samples, so this equals permuting floats)."""
-    out = np.empty((geometry.height, geometry.width, geometry.channels), dtype=geometry.dtype)
-    pointwise = not transform.moves_positions
-    rows = max(1, RENDER_BLOCK_POINTS // geometry.width)
-    for r0 in range(0, geometry.height, rows):
-        r1 = min(geometry.height, r0 + rows)
-        coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width, slice(r0, r1))).to(device)
-        values = predict(field_model, coords, stage, chunk=RENDER_BLOCK_POINTS).cpu().numpy()
-        out[r0:r1] = geometry.to_pixels(transform.inverse(values) if pointwise else values, r1 - r0)
-    if pointwise:
-        return out
-    return transform.inverse(out.reshape(-1, geometry.channels)).reshape(out.shape)
 
 
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
@@ -241,9 +224,6 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     )
 
 
-SEARCH_CHUNK = "srch"  # ancillary: the encoder's transform-search table (msgpack), after the stages
-
-
 def _search_config(config: EncodeConfig, candidates: tuple[str, ...] | None) -> SearchConfig:
     # an explicit --lr is kept: the search then compares transforms only
     return SearchConfig(
@@ -286,187 +266,3 @@ def encode(
     atomic_write(output, result.data)
     result.output = str(output)
     return result
-
-
-# ---- decoding ----------------------------------------------------------------------------
-
-
-@dataclass
-class DecodeResult:
-    pixels: np.ndarray  # [H, W, C] uint8 / uint16
-    width: int  # stages decoded
-    widths_available: int
-    stages_total: int
-    complete: bool
-    output: str | None = None
-    note: str | None = None  # e.g. "truncated file: decoded width 2 of 4"
-    scale: float = 1.0  # the output's size relative to the stored signal
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "output": self.output,
-            "width": self.width,
-            "widths_available": self.widths_available,
-            "stages_total": self.stages_total,
-            "complete": self.complete,
-            "scale": self.scale,
-            "shape": list(self.pixels.shape),
-        }
-
-
-def _field_from_header(header: container.Header) -> Any:
-    arch = header.field["arch"]
-    entry = FIELDS.by_name(arch)
-    if header.field.get("id", entry.id) != entry.id:
-        raise UnknownCodecId(f"field id {header.field.get('id')} does not match architecture {arch!r}")
-    field_cls = entry.load()
-    widths = tuple(s.width for s in header.stages)
-    config = field_cls.validate_config(header.field["config"], widths)
-    if field_cls.allocated_params(widths, config) > MAX_FIELD_PARAMS:
-        raise InvalidHeader(f"header.field: a {arch} of widths {list(widths)} exceeds the decoder's allocation limit")
-    # Every stage must declare exactly the tensors the field expects, before we allocate it.
-    for stage in header.stages:
-        expected = field_cls.stage_shapes(widths, config, stage.index)
-        declared = {t.name: t.shape for t in stage.tensors}
-        if declared != {k: tuple(v) for k, v in expected.items()}:
-            raise InvalidPayload(f"stage {stage.index}: tensors do not match a {arch} of widths {list(widths)}")
-    return field_cls.from_config(widths, config)
-
-
-def check_scale(scale: float) -> float:
-    """`scale` as a float if it is a usable output scale (finite, > 0), else UsageError."""
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise UsageError(f"--scale must be a finite number > 0, got {scale!r}")
-    return float(scale)
-
-
-def scaled_geometry(geometry: ImageGeometry, scale: float) -> ImageGeometry:
-    """The pixel grid `scale` times the stored one (each side rounded half up), within the
-    image limits; the field is evaluated at its pixel centres (signals.image.pixel_coords)."""
-    scale = check_scale(scale)
-    height, width = (int(math.floor(side * scale + 0.5)) for side in (geometry.height, geometry.width))
-    if min(height, width) < 1 or max(height, width) > MAX_SIDE or height * width > MAX_PIXELS:
-        raise UsageError(f"--scale {scale:g} gives a {height}x{width} image, outside 1..{MAX_SIDE} per side and {MAX_PIXELS} pixels")
-    return ImageGeometry(height, width, geometry.channels, geometry.bit_depth)
-
-
-def decode_bytes(
-    data: bytes | bytearray | memoryview, width: int | None = None, strict: bool = False, scale: float = 1.0
-) -> DecodeResult:
-    """Decode `.nff` bytes (a whole file or a prefix) at `width` stages (default: all present),
-    at `scale` times the stored resolution (transforms that preserve interpolation only)."""
-    scale = check_scale(scale)  # a bad number fails before any reading
-    nff = container.read(data, strict=strict)
-    header = nff.header
-    MODALITIES.by_name(header.modality)
-    if header.modality != "image":
-        raise UnknownCodecId(f"modality {header.modality!r} cannot be decoded by this version")
-    geometry = ImageGeometry.from_description(header.signal)
-    field_model = _field_from_header(header)
-    if field_model.in_dim != 2 or field_model.out_dim != geometry.channels:
-        raise InvalidHeader("header: field dimensions do not match the image")
-    available, total = nff.stages_available, nff.stages_total
-    if available == 0:
-        raise TruncatedFile(f"truncated file: no complete stage (have {len(data)} of {header.file_size} bytes)")
-    note = None
-    if width is None:
-        width = available
-    elif width < 1 or width > total:
-        raise UsageError(f"width {width} is out of range: the file has {total} stage(s)")
-    elif width > available:
-        note = f"truncated file: width {width} requested, decoded width {available} (the largest complete)"
-        width = available
-    if note is None and not nff.complete:
-        note = f"truncated file: decoded width {width} of {total}"
-    # Positional transform data is 4 bytes per pixel: refuse a larger declared size unread.
-    extra = nff.transform_data(max_bytes=4 * geometry.num_points)
-    transform = transform_from_header(header.transform, extra, geometry.num_points, geometry.channels, modality="image")
-    if scale != 1.0:
-        if not transform.preserves_interpolation:
-            raise UsageError(
-                f"cannot decode at --scale {scale:g}: this file's transform {transform.name!r} moves pixels, "
-                "so the field does not interpolate the image"
-            )
-        geometry = scaled_geometry(geometry, scale)
-    for k in range(1, width + 1):
-        field_model.load_stage_tensors(k, nff.stage_tensors(k))
-    pixels = render_image(field_model, transform, geometry, width, torch.device("cpu"))
-    return DecodeResult(pixels, width, available, total, nff.complete, note=note, scale=float(scale))
-
-
-def read_nff_bytes(path: str | os.PathLike) -> bytes:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    return path.read_bytes()
-
-
-def decode(
-    nff_path: str | os.PathLike,
-    output_path: str | os.PathLike | None = None,
-    width: int | None = None,
-    strict: bool = False,
-    scale: float = 1.0,
-) -> DecodeResult:
-    """Decode a `.nff` file to a PNG (default: `<name>.decoded.png` beside it)."""
-    output = Path(output_path) if output_path else Path(nff_path).with_suffix(".decoded.png")
-    check_output_path(output)
-    result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale)
-    write_png(output, result.pixels)
-    result.output = str(output)
-    return result
-
-
-def info(data: bytes | bytearray | memoryview) -> dict[str, Any]:
-    """Header summary and chunk table of a file or prefix (no decoding of parameters)."""
-    nff = container.read(data, strict=False)
-    header = nff.header
-    present = {c.offset for c in nff.chunks}
-    stages = [
-        {
-            "index": s.index,
-            "width": s.width,
-            "offset": s.chunk.offset,
-            "length": s.chunk.length + container.CHUNK_OVERHEAD,
-            "params": header.params_at(s.index),
-            "new_params": s.new_params,
-            "present": s.chunk.offset in present,
-        }
-        for s in header.stages
-    ]
-    chunks = [{"type": container.HEADER_TYPE, "offset": len(container.SIGNATURE), "length": header.header_end - len(container.SIGNATURE), "present": True}]
-    chunks += [{"type": c.type, "offset": c.offset, "length": c.length + container.CHUNK_OVERHEAD, "present": c.offset in present} for c in header.chunks]
-    return {
-        "version": f"{header.version[0]}.{header.version[1]}",
-        "modality": header.modality,
-        "signal": dict(header.signal),
-        "transform": {"id": header.transform["id"], "name": header.transform["name"], "params": dict(header.transform.get("params", {}))},
-        "field": {"arch": header.field["arch"], "config": dict(header.field["config"])},
-        "compression": header.compression,
-        "complete": nff.complete,
-        "file_size": header.file_size,
-        "bytes_present": min(len(data), header.file_size),
-        "widths_available": nff.stages_available,
-        "stages": stages,
-        "chunks": chunks,
-        "encoder": dict(header.encoder),
-        **_search_table(nff),
-    }
-
-
-def _search_table(nff: Any) -> dict[str, Any]:
-    """The encoder's search table from a `srch` chunk, if present and well-formed (it is
-    ancillary: a malformed one is reported, never fatal)."""
-    chunks = nff.ancillary(SEARCH_CHUNK)
-    if not chunks:
-        return {}
-    data = bytes(chunks[0])
-    if len(data) > 1 << 20:
-        return {"search_error": "search table larger than 1 MiB, not read"}
-    try:
-        table = msgpack.unpackb(data, raw=False, max_str_len=1 << 12, max_array_len=1 << 12, max_map_len=1 << 8, max_bin_len=0, max_ext_len=0)
-    except Exception as exc:  # ancillary data: any defect is reported, not raised
-        return {"search_error": f"unreadable search table ({type(exc).__name__})"}
-    if not isinstance(table, dict) or not isinstance(table.get("rows"), list):
-        return {"search_error": "malformed search table"}
-    return {"search": table["rows"], "search_summary": {k: v for k, v in table.items() if k != "rows"}}

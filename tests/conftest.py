@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# helpers several test folders share (cli_support, http_servers), importable by name
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 SAMPLE = ROOT / "samples" / "kodim23.png"
 
 

@@ -1,36 +1,114 @@
-"""`nfc decode`: reconstruct a signal from a `.nff` file (or a truncated prefix of one)."""
+"""`nfc decode`: reconstruct a signal from a `.nff` file, a truncated prefix of one, or a URL."""
 from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from .common import json_option, note, print_json
 
 
+def default_output(source: str, is_url: bool) -> Path:
+    if is_url:  # the URL's file name, in the current directory
+        name = Path(urlsplit(source).path).name or "download.nff"
+        return Path(name).with_suffix(".decoded.png")
+    return Path(source).with_suffix(".decoded.png")
+
+
 @click.command("decode")
-@click.argument("nff_path", metavar="FILE.nff", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output PNG [default: FILE.decoded.png].")
+@click.argument("source", metavar="FILE.nff|URL")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output PNG [default: FILE.decoded.png, for a URL in the current directory].")
 @click.option("--width", type=click.IntRange(1), help="Decode the first K stages [default: all stages present].")
 @click.option("--strict", is_flag=True, help="Refuse truncated files instead of decoding their complete stages.")
 @click.option("--scale", type=float, default=1.0, show_default=True, metavar="S",
               help="Decode at S times the stored resolution (not for files whose transform permutes pixels).")
+@click.option("--progressive", is_flag=True,
+              help="Rewrite the output after each stage arrives (a URL, or a file still being written).")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+              help="Seconds to wait for a server, or (--progressive on a file) for the file to grow.")
+@click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries after a failed or cut request (URLs).")
 @json_option
-def decode_command(nff_path, output, width, strict, scale, as_json):
-    """Decode FILE.nff to a PNG at the input's bit depth.
+def decode_command(source, output, width, strict, scale, progressive, timeout, retries, as_json):
+    """Decode FILE.nff (or an http(s) URL) to a PNG at the input's bit depth.
 
     A truncated file (a partial download) decodes at the largest complete width, with a
     note on stderr; --strict refuses it instead. --scale 2 renders the field on a grid twice
     as fine (files with a pixel-permuting transform refuse it).
 
+    A URL is read with HTTP Range requests: one for the header, one for exactly the stages
+    wanted (servers that ignore Range, redirects, drops and timeouts are handled; --json
+    reports bytes_fetched and requests). --progressive writes the output after every stage
+    as it arrives, replacing the file atomically each time.
+
     Example:
 
         nfc decode parrots.nff --width 2 -o preview.png
-    """
-    from ..codec import decode
 
-    result = decode(nff_path, output, width=width, strict=strict, scale=scale)
+        nfc decode https://example.org/parrots.nff --width 1 --json
+
+        nfc decode https://example.org/parrots.nff --progressive -o live.png
+    """
+    from ..fsutil import check_output_path
+    from ..remote import is_url
+    from ..signals.image import write_png
+
+    remote = is_url(source)
+    out = Path(output) if output else default_output(source, remote)
+    check_output_path(out)
+
+    def write_width(k: int, pixels) -> None:
+        write_png(out, pixels)
+        if not as_json:
+            note(f"width {k}: wrote {out}")
+
+    stats = None
+    if remote:
+        from ..streaming import decode_url
+
+        result, stats = decode_url(source, width=width, scale=scale, timeout=timeout, retries=retries,
+                                   on_width=write_width if progressive else None, strict=strict)
+        if not progressive:
+            write_png(out, result.pixels)
+        result.output = str(out)
+    elif progressive:
+        result = _follow_local(source, out, width, scale, timeout, write_width)
+    else:
+        from ..codec import decode
+
+        result = decode(source, out, width=width, strict=strict, scale=scale)
     if result.note:
         note(result.note)
     if as_json:
-        print_json(result.to_json())
+        extra = {} if stats is None else {"bytes_fetched": stats.bytes_fetched, "requests": stats.requests, "retries": stats.retries}
+        print_json({**result.to_json(), **extra})
     else:
-        click.echo(f"{result.output}: width {result.width} of {result.stages_total}" + ("" if result.complete else " (truncated file)"))
+        fetched = "" if stats is None else f", {stats.bytes_fetched} bytes in {stats.requests} request(s)"
+        click.echo(f"{result.output}: width {result.width} of {result.stages_total}" + ("" if result.complete else " (truncated file)") + fetched)
+
+
+def _follow_local(source: str, out: Path, width: int | None, scale: float, idle_timeout: float, write_width):
+    """--progressive on a local file: follow it while it grows (e.g. a download in progress),
+    until it is complete or has not grown for `idle_timeout` seconds."""
+    from ..decoding import DecodeResult
+    from ..errors import InputError
+    from ..streaming import StreamDecoder, follow_file
+
+    if not Path(source).is_file():
+        raise InputError(f"no such file: {source}")
+    stream = StreamDecoder(width, scale)
+    pixels, last = None, 0
+    for piece in follow_file(source, idle_timeout=idle_timeout):
+        for k in stream.feed(piece):
+            pixels, last = stream.render(k), k
+            write_width(k, pixels)
+        if stream.done:
+            break
+    if pixels is None:
+        from ..errors import TruncatedFile
+
+        raise TruncatedFile(f"truncated file: no complete stage in {source}")
+    total = len(stream.header.stages)
+    complete = len(stream.buffer) >= stream.header.file_size
+    return DecodeResult(pixels, last, last, total, complete, output=str(out),
+                        note=None if last == (width or total) else f"truncated file: decoded width {last} of {total}")

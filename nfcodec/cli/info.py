@@ -7,19 +7,32 @@ from .common import json_option, print_json
 
 
 @click.command("info")
-@click.argument("nff_path", metavar="FILE.nff", type=click.Path(dir_okay=False))
+@click.argument("nff_path", metavar="FILE.nff|URL")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, help="Seconds to wait for a server (URLs).")
+@click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries after a failed request (URLs).")
 @json_option
-def info_command(nff_path, as_json):
+def info_command(nff_path, timeout, retries, as_json):
     """Show the header summary and the chunk table of FILE.nff (works on truncated files).
+
+    For an http(s) URL only the header is fetched: one Range request for typical files.
 
     Example:
 
         nfc info parrots.nff --json
-    """
-    from ..codec import info, read_nff_bytes
 
-    data = read_nff_bytes(nff_path)
-    summary = info(data)
+        nfc info https://example.org/parrots.nff
+    """
+    from ..remote import is_url
+
+    if is_url(nff_path):
+        from ..streaming import info_url
+
+        summary, stats = info_url(nff_path, timeout=timeout, retries=retries)
+        summary.update(bytes_fetched=stats.bytes_fetched, requests=stats.requests)
+    else:
+        from ..codec import info, read_nff_bytes
+
+        summary = info(read_nff_bytes(nff_path))
     if as_json:
         print_json(summary)
         return

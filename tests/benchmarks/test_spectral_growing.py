@@ -1,7 +1,6 @@
 """Smoke test: the spectral-growing benchmark runs end to end on a tiny crop and writes its JSON."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -9,15 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+import bench_support
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "spectral_growing.py"
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("spectral_growing", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_support.load_benchmark("spectral_growing")
 
 
 @pytest.fixture

@@ -1,15 +1,15 @@
 """Smoke test: the time-to-quality benchmark runs end to end with tiny caps and writes its JSON."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
+import bench_support
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "time_to_quality.py"
@@ -17,11 +17,7 @@ SAMPLE = REPO / "samples" / "kodim23.png"
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("time_to_quality", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # @dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
+    return bench_support.load_benchmark("time_to_quality")
 
 
 def is_time(x: object) -> bool:
