@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import numpy as np
 import torch
 
@@ -30,7 +29,7 @@ from .search import SearchConfig, SearchResult, parse_transform_choice, search_f
 from .search.predictor import inverse_slope_sq
 from .transforms import Transform, fit_transform
 from .render import render_image
-from .decoding import SEARCH_CHUNK, DecodeResult, ImageDecoder, decode, decode_bytes, info, read_nff_bytes
+from .decoding import SEARCH_CHUNK, DecodeResult, pack_search_table, ImageDecoder, decode, decode_bytes, info, read_nff_bytes
 
 __all__ = [  # the codec API (decoding re-exported from decoding.py)
     "EncodeConfig", "EncodeResult", "StageReport", "encode", "encode_image", "search_image",
@@ -198,7 +197,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": field_model.config()},
         stages=encoded,
         extra_chunks=[container.transform_data_chunk(transform_data)] if transform_data is not None else (),
-        trailing_chunks=[(SEARCH_CHUNK, msgpack.packb(searched.to_json(timings=False)))] if searched else (),
+        trailing_chunks=[(SEARCH_CHUNK, pack_search_table(searched.to_json(timings=False)))] if searched else (),
         compression=config.compression,
         encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps, "lr": lr},
     )

@@ -25,7 +25,14 @@ from .schema import MAX_FIELD_PARAMS
 from .signals.image import MAX_PIXELS, MAX_SIDE, ImageGeometry, write_png
 from .transforms import transform_from_header
 
-SEARCH_CHUNK = "srch"  # ancillary: the encoder's transform-search table (msgpack), after the stages
+SEARCH_CHUNK = "srch"  # ancillary: the encoder's transform-search table (zstd msgpack), after the stages
+MAX_SEARCH_TABLE = 1 << 20  # decompressed bytes of a search table a reader accepts
+
+
+def pack_search_table(table: dict[str, Any]) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=19, write_content_size=True).compress(msgpack.packb(table))
 
 
 @dataclass
@@ -230,10 +237,10 @@ def _search_table(nff: Any) -> dict[str, Any]:
     chunks = nff.ancillary(SEARCH_CHUNK)
     if not chunks:
         return {}
-    data = bytes(chunks[0])
-    if len(data) > 1 << 20:
-        return {"search_error": "search table larger than 1 MiB, not read"}
     try:
+        import zstandard
+
+        data = zstandard.ZstdDecompressor(max_window_size=container.limits.MAX_ZSTD_WINDOW).decompress(bytes(chunks[0]), max_output_size=MAX_SEARCH_TABLE)
         table = msgpack.unpackb(data, raw=False, max_str_len=1 << 12, max_array_len=1 << 12, max_map_len=1 << 8, max_bin_len=0, max_ext_len=0)
     except Exception as exc:  # ancillary data: any defect is reported, not raised
         return {"search_error": f"unreadable search table ({type(exc).__name__})"}

@@ -3,16 +3,19 @@
 A `RangeFetcher` grows a prefix of a remote file: `fetch_to(end)` makes sure the first `end`
 bytes are held, with as few requests as it can:
 
-* `206 Partial Content`: the bytes asked for; `Content-Range` must start where we asked and
-  name the same total size as before (else the file changed: error);
+* `206 Partial Content`: the bytes asked for; `Content-Range` must start where we asked, and a
+  server that sends a shorter range than asked is simply asked again for the rest;
 * `200 OK` (a server that ignores Range): the whole file from byte 0; the fetcher keeps that
   response open and reads from it only as far as it is asked to, so later calls continue it
   instead of downloading the start again;
-* `416 Range Not Satisfiable`: the file is shorter than its header says: a truncated file;
-* redirects are followed (and counted as requests); `If-Range` with the first response's
-  `ETag` / `Last-Modified` keeps a resumed download from joining two versions of a file;
-* timeouts, resets, truncated bodies and 5xx answers are retried with exponential back-off,
-  resuming from the last byte held; after `retries` failures a one-line RemoteError.
+* `416 Range Not Satisfiable`, or a body that ends cleanly before the header's file size: the
+  server holds a truncated copy; the bytes held are what there is (`truncated` is set);
+* redirects (to http/https only) are followed and counted as requests, and later requests go
+  to the final location; `If-Range` with the first response's strong `ETag` (or
+  `Last-Modified`) keeps a resumed download from joining two versions of a file;
+* timeouts, resets, cut bodies and 5xx answers are retried with capped exponential back-off,
+  resuming from the last byte held; errors that cannot improve (4xx, DNS, TLS) are not. After
+  `retries` failures in a row, or `deadline` seconds in one `fetch_to`, a one-line RemoteError.
 
 `bytes_fetched` counts every body byte received (also those of a 200 answer a client skips).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +36,7 @@ from .errors import InputError, TruncatedFile
 
 INITIAL_BYTES = 4096  # first request: the whole header of typical files, and part of stage 1
 READ_PIECE = 1 << 16
+MAX_BACKOFF = 8.0  # seconds between retries at most
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -51,7 +56,9 @@ class FetchStats:
     statuses: list[int] = field(default_factory=list)
 
 
-class _CountingRedirects(urllib.request.HTTPRedirectHandler):
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Counts redirects as requests and follows them to http(s) URLs only."""
+
     def __init__(self, stats: FetchStats):
         super().__init__()
         self.stats = stats
@@ -59,7 +66,17 @@ class _CountingRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
         self.stats.requests += 1
         self.stats.statuses.append(code)
+        if not is_url(newurl):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to a non-http(s) URL: {newurl}", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(stats: FetchStats) -> urllib.request.OpenerDirector:
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    _Redirects(stats), urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
 
 
 class _Retry(Exception):
@@ -67,20 +84,23 @@ class _Retry(Exception):
 
 
 class RangeFetcher:
-    def __init__(self, url: str, timeout: float = 10.0, retries: int = 4, backoff: float = 0.25):
+    def __init__(self, url: str, timeout: float = 10.0, retries: int = 4, backoff: float = 0.25, deadline: float = 600.0):
         if not is_url(url):
             raise InputError(f"not an http(s) URL: {url}")
         self.url = url
-        self.timeout = timeout
-        self.retries = retries
+        self.timeout = timeout  # per connection attempt and per read
+        self.retries = retries  # failures in a row before giving up
         self.backoff = backoff
+        self.deadline = deadline  # seconds one fetch_to may take in all
         self.data = bytearray()
         self.stats = FetchStats()
         self.total: int | None = None  # the file's size, once a response or the header says
         self.truncated = False  # the server's copy is shorter than the header declares
+        self._declared: int | None = None  # the header's file size
+        self._server_total: int | None = None  # the size the server reports
         self._validator: str | None = None
         self._open: http.client.HTTPResponse | None = None  # a 200 response being read on demand
-        self._opener = urllib.request.build_opener(_CountingRedirects(self.stats))
+        self._opener = _opener(self.stats)
 
     def close(self) -> None:
         if self._open is not None:
@@ -96,94 +116,112 @@ class RangeFetcher:
     def expect_size(self, size: int) -> None:
         """The size the header declares. A server copy that is shorter is a truncated file
         (the stages it holds still decode); a longer one is not this file."""
-        if self.total is not None and self.total > size:
-            raise RemoteError(f"{self.url}: the server reports {self.total} bytes, the file's header says {size}")
-        if self.total is None:
+        self._declared = size
+        if self._server_total is not None:
+            self._agree_total(self._server_total)
+        else:
             self.total = size
-        self.truncated = self.total < size
 
     def fetch_to(self, end: int, on_data: Callable[[bytes], None] | None = None) -> None:
-        """Hold at least the first `end` bytes (all of them if the file is shorter). `on_data`
-        sees each new piece as it arrives (progressive decoding)."""
-        failures = 0
+        """Hold the first `end` bytes (all there are, if the server's copy is shorter).
+        `on_data` sees each new piece as it arrives (progressive decoding)."""
+        failures, started = 0, time.monotonic()
         while len(self.data) < (end if self.total is None else min(end, self.total)):
+            held = len(self.data)
             try:
-                self._fetch_once(end, on_data)
+                self._fetch_once(end, on_data, started)
             except _Retry as exc:
-                failures += 1
+                failures = 0 if len(self.data) > held else failures + 1  # progress resets the count
                 if failures > self.retries:
                     self.close()
-                    raise RemoteError(f"{self.url}: gave up after {failures} attempts: {exc}") from None
+                    raise RemoteError(f"{self.url}: gave up after {failures} failed attempts in a row: {exc}") from None
                 self.stats.retries += 1
-                time.sleep(self.backoff * 2 ** (failures - 1))
+                pause = min(MAX_BACKOFF, self.backoff * 2 ** max(0, failures - 1))
+                if time.monotonic() + pause - started > self.deadline:
+                    self.close()
+                    raise RemoteError(f"{self.url}: gave up after {self.deadline:g} s: {exc}") from None
+                time.sleep(pause)
 
     # ---- one attempt ---------------------------------------------------------------------
 
-    def _fetch_once(self, end: int, on_data: Callable[[bytes], None] | None) -> None:
+    def _fetch_once(self, end: int, on_data: Callable[[bytes], None] | None, started: float) -> None:
         if self._open is not None:
-            self._read_body(self._open, end, on_data)
+            self._read_body(self._open, end, on_data, started)
             return
         start = len(self.data)
         headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity", "User-Agent": f"nfcodec/{__version__}"}
         if self._validator and start > 0:
             headers["If-Range"] = self._validator
-        request = urllib.request.Request(self.url, headers=headers)
         self.stats.requests += 1
         try:
-            response = self._opener.open(request, timeout=self.timeout)
+            response = self._opener.open(urllib.request.Request(self.url, headers=headers), timeout=self.timeout)
         except urllib.error.HTTPError as exc:
             self.stats.statuses.append(exc.code)
             exc.close()
-            if exc.code == 416:
-                raise TruncatedFile(f"{self.url}: the server has no bytes from {start} on (416): the file is shorter than its header says") from None
-            if exc.code >= 500 or exc.code == 429:
+            if exc.code == 416:  # nothing from `start` on: the server's copy ends here
+                self._server_copy_ends()
+                return
+            if exc.code >= 500 or exc.code in (408, 429):
                 raise _Retry(f"HTTP {exc.code} {exc.reason}") from None
             raise RemoteError(f"{self.url}: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, (socket.gaierror, ssl.SSLError)):
+                raise RemoteError(f"{self.url}: {_reason(exc)}") from None  # retrying cannot help
             raise _Retry(_reason(exc)) from None
-        self.stats.statuses.append(response.status)
-        self.url = response.geturl() or self.url  # after a redirect, ask the final location next time
-        self._check_validator(response)
-        if response.status == 206:
-            self._check_content_range(response, start)
-            self._read_body(response, end, on_data, close=True)
-        elif response.status == 200:
-            # The whole file from byte 0 (a server without Range support; a newer version would
-            # have failed the validator check above): skip what we hold, read on demand.
-            length = response.headers.get("Content-Length")
-            if length is not None and length.isdigit():
-                self._agree_total(int(length))
-            if start:
-                self._skip(response, start)
-            self._open = response
-            self._read_body(response, end, on_data)
-        else:
-            response.close()
-            raise RemoteError(f"{self.url}: unexpected HTTP {response.status}")
-
-    def _read_body(self, response: http.client.HTTPResponse, end: int, on_data: Callable[[bytes], None] | None, close: bool = False) -> None:
+        except (OSError, http.client.HTTPException) as exc:
+            raise _Retry(_reason(exc)) from None
+        except ValueError as exc:  # a URL urllib cannot use
+            raise RemoteError(f"{self.url}: {exc}") from None
         try:
-            self._read_into(response, end, on_data)
-        finally:
-            if close:
-                response.close()
-
-    def _read_into(self, response: http.client.HTTPResponse, end: int, on_data: Callable[[bytes], None] | None) -> None:
-        try:
-            while len(self.data) < end:
-                piece = response.read(min(READ_PIECE, end - len(self.data)))
-                if not piece:
-                    self._drop(response)
-                    if self.total is not None and len(self.data) >= self.total:
-                        return  # the whole file is held
-                    raise _Retry(f"the response ended early, at byte {len(self.data)}")
-                self.stats.bytes_fetched += len(piece)
-                self.data += piece
-                if on_data is not None:
-                    on_data(piece)
-        except (OSError, http.client.HTTPException) as exc:  # reset, timeout, incomplete read
+            self.stats.statuses.append(response.status)
+            self.url = response.geturl() or self.url  # after a redirect, ask the final location next time
+            self._check_validator(response, start)
+            if response.status == 206:
+                range_end = self._check_content_range(response, start)
+                self._read_body(response, min(end, range_end), on_data, started, close=True)
+            elif response.status == 200:
+                # The whole file from byte 0 (a server without Range support; a newer version would
+                # have failed the validator check above): skip what we hold, read on demand.
+                length = response.headers.get("Content-Length")
+                if length is not None and length.isdigit():
+                    self._agree_total(int(length))
+                if start:
+                    self._skip(response, start)
+                self._open = response
+                self._read_body(response, end, on_data, started)
+            else:
+                raise RemoteError(f"{self.url}: unexpected HTTP {response.status}")
+        except BaseException:
             self._drop(response)
-            raise _Retry(_reason(exc)) from None
+            raise
+
+    def _read_body(self, response: http.client.HTTPResponse, end: int, on_data: Callable[[bytes], None] | None,
+                   started: float, close: bool = False) -> None:
+        """Read `response` until `end` bytes are held. `on_data` is called outside the network
+        error handling: its own failures (a full disk) are not mistaken for a dropped link."""
+        while len(self.data) < end:
+            if time.monotonic() - started > self.deadline:
+                self._drop(response)
+                raise RemoteError(f"{self.url}: gave up after {self.deadline:g} s at byte {len(self.data)}")
+            try:
+                piece = response.read(min(READ_PIECE, end - len(self.data)))
+            except (OSError, http.client.HTTPException) as exc:  # reset, timeout, cut body
+                self._drop(response)
+                raise _Retry(_reason(exc)) from None
+            if not piece:
+                self._drop(response)
+                if response.status == 200:
+                    self._server_copy_ends()  # a clean end of the whole body: that is the file
+                    return
+                if self.total is not None and len(self.data) >= self.total:
+                    return
+                raise _Retry(f"the response ended early, at byte {len(self.data)}")
+            self.stats.bytes_fetched += len(piece)
+            self.data += piece
+            if on_data is not None:
+                on_data(piece)
+        if close:
+            response.close()
 
     def _skip(self, response: http.client.HTTPResponse, count: int) -> None:
         """Read and discard the first `count` bytes of a 200 body (we hold them already)."""
@@ -195,7 +233,6 @@ class RangeFetcher:
                 self.stats.bytes_fetched += len(piece)
                 count -= len(piece)
         except (OSError, http.client.HTTPException) as exc:
-            self._drop(response)
             raise _Retry(_reason(exc)) from None
 
     def _drop(self, response: http.client.HTTPResponse) -> None:
@@ -205,32 +242,40 @@ class RangeFetcher:
 
     # ---- consistency ---------------------------------------------------------------------
 
-    def _check_validator(self, response: http.client.HTTPResponse) -> None:
+    def _server_copy_ends(self) -> None:
+        """The server has no bytes past those held: a truncated copy (or, before the header is
+        known, a file this short)."""
+        self._server_total = None
+        self._agree_total(len(self.data))
+
+    def _check_validator(self, response: http.client.HTTPResponse, start: int) -> None:
         """Remember the first response's validator (a strong ETag, else Last-Modified) for
-        If-Range; refuse a later response that carries a different one."""
+        If-Range; refuse a later response that carries a different one, or none."""
         etag = response.headers.get("ETag")
         validator = etag if etag and not etag.startswith("W/") else response.headers.get("Last-Modified")
-        if validator is None:
-            return
         if self._validator is None:
-            self._validator = validator
+            self._validator = validator if start == 0 else None
         elif validator != self._validator:
-            response.close()
             raise RemoteError(f"{self.url}: the file changed on the server while it was being fetched")
 
-    def _check_content_range(self, response: http.client.HTTPResponse, start: int) -> None:
+    def _check_content_range(self, response: http.client.HTTPResponse, start: int) -> int:
+        """The exclusive end of the range a 206 carries (which may be shorter than asked)."""
         match = _CONTENT_RANGE.fullmatch((response.headers.get("Content-Range") or "").strip())
-        if match is None or int(match.group(1)) != start:
-            response.close()
+        if match is None or int(match.group(1)) != start or int(match.group(2)) < start:
             raise RemoteError(f"{self.url}: the server answered a range request with Content-Range {response.headers.get('Content-Range')!r}")
         if match.group(3) != "*":
             self._agree_total(int(match.group(3)))
+        return int(match.group(2)) + 1
 
     def _agree_total(self, size: int) -> None:
-        if self.total is not None and size != self.total:
-            self.close()
-            raise RemoteError(f"{self.url}: the file changed on the server ({size} bytes, was {self.total})")
-        self.total = size
+        """The file's size as the server reports it: constant across responses, and at most
+        what the header declares (less: a truncated copy)."""
+        if self._server_total is not None and size != self._server_total:
+            raise RemoteError(f"{self.url}: the file changed on the server ({size} bytes, was {self._server_total})")
+        if self._declared is not None and size > self._declared:
+            raise RemoteError(f"{self.url}: the server reports {size} bytes, the file's header says {self._declared}")
+        self._server_total = self.total = size
+        self.truncated = self._declared is not None and size < self._declared
 
 
 def _reason(exc: BaseException) -> str:
@@ -242,9 +287,6 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
 
-# ---- what the commands need -------------------------------------------------------------
-
-
 def fetch_header(fetcher: RangeFetcher, initial: int = INITIAL_BYTES) -> container.Header:
     """Fetch and parse the header: one request when it fits in `initial` bytes."""
     fetcher.fetch_to(initial)
@@ -253,6 +295,8 @@ def fetch_header(fetcher: RangeFetcher, initial: int = INITIAL_BYTES) -> contain
         raise TruncatedFile(f"{fetcher.url}: only {len(fetcher.data)} bytes: not a complete .nff header")
     if need > len(fetcher.data):
         fetcher.fetch_to(need)
+        if need > len(fetcher.data):
+            raise TruncatedFile(f"{fetcher.url}: the file ends inside its header ({len(fetcher.data)} of {need} bytes)")
     header = container.read_header(bytes(fetcher.data[:need]))
     fetcher.expect_size(header.file_size)
     return header

@@ -179,6 +179,15 @@ def decode_url(
             feed(bytes(fetcher.data))
             fetcher.fetch_to(end, on_data=feed)
         result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict)
+        if not strict:
+            # what was fetched is a prefix by design: describe the remote file, not the prefix
+            held = len(fetcher.data)
+            result.complete = not fetcher.truncated
+            result.widths_available = sum(1 for k in range(1, total + 1) if header.prefix_bytes(k) <= held) if fetcher.truncated else total
+            if not fetcher.truncated:
+                result.note = None
+            elif result.note:
+                result.note = f"the server's copy is truncated ({held} of {header.file_size} bytes): " + result.note.removeprefix("truncated file: ")
         return result, fetcher.stats
 
 

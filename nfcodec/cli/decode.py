@@ -53,6 +53,10 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
     from ..remote import is_url
     from ..signals.image import write_png
 
+    if strict and progressive:
+        from ..errors import UsageError
+
+        raise UsageError("--strict needs the whole file before decoding; it cannot be combined with --progressive")
     remote = is_url(source)
     out = Path(output) if output else default_output(source, remote)
     check_output_path(out)
@@ -91,24 +95,26 @@ def _follow_local(source: str, out: Path, width: int | None, scale: float, idle_
     """--progressive on a local file: follow it while it grows (e.g. a download in progress),
     until it is complete or has not grown for `idle_timeout` seconds."""
     from ..decoding import DecodeResult
-    from ..errors import InputError
+    from ..errors import InputError, TruncatedFile, UsageError
     from ..streaming import StreamDecoder, follow_file
 
     if not Path(source).is_file():
         raise InputError(f"no such file: {source}")
     stream = StreamDecoder(width, scale)
-    pixels, last = None, 0
+    pixels, last, seen = None, 0, 0
     for piece in follow_file(source, idle_timeout=idle_timeout):
-        for k in stream.feed(piece):
+        seen += len(piece)
+        ready = stream.feed(piece)
+        if stream.header is not None and width is not None and width > len(stream.header.stages):
+            raise UsageError(f"width {width} is out of range: the file has {len(stream.header.stages)} stage(s)")
+        for k in ready:
             pixels, last = stream.render(k), k
             write_width(k, pixels)
-        if stream.done:
-            break
-    if pixels is None:
-        from ..errors import TruncatedFile
-
-        raise TruncatedFile(f"truncated file: no complete stage in {source}")
+        if stream.done and width is not None:
+            break  # the width asked for is in: no need to wait for the rest
+    if stream.header is None or pixels is None:
+        raise TruncatedFile(f"truncated file: no complete stage in {source} ({seen} bytes)")
     total = len(stream.header.stages)
-    complete = len(stream.buffer) >= stream.header.file_size
-    return DecodeResult(pixels, last, last, total, complete, output=str(out),
-                        note=None if last == (width or total) else f"truncated file: decoded width {last} of {total}")
+    complete = Path(source).stat().st_size >= stream.header.file_size
+    note = None if complete or last == (width or total) else f"truncated file: decoded width {last} of {total}"
+    return DecodeResult(pixels, last, last if not complete else total, total, complete, output=str(out), note=note)

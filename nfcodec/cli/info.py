@@ -39,7 +39,10 @@ def info_command(nff_path, timeout, retries, as_json):
     sig = summary["signal"]
     click.echo(f"NFF {summary['version']}  {summary['modality']}  {sig.get('shape')} x {sig.get('channels')} ch, {sig.get('bit_depth')}-bit")
     click.echo(f"field: {summary['field']['arch']} {summary['field']['config']}  transform: {summary['transform']['name']}")
-    state = "complete" if summary["complete"] else f"truncated ({summary['bytes_present']} of {summary['file_size']} bytes)"
+    if "requests" in summary:  # a URL: only the header was fetched, by design
+        state = f"header fetched: {summary['bytes_fetched']} bytes in {summary['requests']} request(s)"
+    else:
+        state = "complete" if summary["complete"] else f"truncated ({summary['bytes_present']} of {summary['file_size']} bytes)"
     click.echo(f"{summary['file_size']} bytes, {len(summary['stages'])} stages, {summary['widths_available']} decodable, {state}")
     click.echo(f"{'type':<6}{'offset':>10}{'length':>10}{'stage':>7}{'width':>7}{'params':>10}  present")
     by_offset = {s["offset"]: s for s in summary["stages"]}

@@ -43,6 +43,7 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
     config = SearchConfig(candidates=names, keep_interpolation=keep_interpolation, probe_side=probe_side, seed=seed)
     if probe_all:
         config.min_predicted_gain = float("-inf")
+        config.max_transforms = 1 << 10
     result = search_image(input_path, EncodeConfig(arch=arch, seed=seed), config, Progress(enabled=not quiet))
     if as_json:
         print_json({"input": input_path, **result.to_json(), "search": result.to_json()["rows"]})

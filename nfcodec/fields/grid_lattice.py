@@ -21,6 +21,25 @@ if AVAILABLE:
     from numba import prange
 
 
+BACKWARD_BLOCKS = 2
+MAX_VERTEX_WORK = 4  # lattice kernels only while a level's vertex box is at most this x the points
+
+
+def lattice_worthwhile(u: np.ndarray, v: np.ndarray, scales: np.ndarray, n_levels: int) -> bool:
+    """The separable kernels visit every vertex of each level's box over the lattice; a level
+    far finer than the lattice (a file declaring a huge grid, or decoding at a small --scale)
+    would make that box much larger than the points: the general kernels are then cheaper and
+    bounded by the points."""
+    budget = MAX_VERTEX_WORK * u.shape[0] * v.shape[0]
+    for level in range(n_levels):
+        scale = float(scales[level])
+        rows = scale * (float(u.max()) - float(u.min())) + 3
+        cols = scale * (float(v.max()) - float(v.min())) + 3
+        if rows * cols > budget or rows * v.shape[0] > budget:
+            return False
+    return True
+
+
 def lattice_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(u, v) if points [N, 2] are exactly {(u[r], v[c])} in row-major order, else None."""
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
@@ -176,5 +195,7 @@ def lattice_forward(u, v, table, scales, resolutions, sizes, offsets, hashed, n_
 
 def lattice_backward(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table) -> None:
     """grad_table += the transposed interpolation of grad_out, for levels in [level_lo, level_hi)."""
-    n_blocks = max(1, min(numba.get_num_threads(), u.shape[0]))
+    # a fixed number of row blocks (not one per thread): the blocks' partial sums are added in
+    # a fixed order, so gradients (and encoded files) do not depend on the machine's core count
+    n_blocks = max(1, min(BACKWARD_BLOCKS, u.shape[0]))
     _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_blocks)

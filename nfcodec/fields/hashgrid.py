@@ -80,6 +80,8 @@ class _NumbaGrid(torch.autograd.Function):
         # points on a lattice (an image's pixel centres, or whole rows of them) take the
         # separable kernels; anything else the general ones
         axes = _lattice_axes(coords, points) if layout.config.in_dim == 2 else None
+        if axes is not None and not grid_lattice.lattice_worthwhile(*axes, layout.scales, n_levels):
+            axes = None
         if axes is not None:
             grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, out)
         else:

@@ -85,10 +85,12 @@ class SearchResult:
         return self.predictions[0].preset
 
     def to_json(self, timings: bool = True) -> dict[str, Any]:
-        """The table; without `timings` (what files store) it holds no wall-clock values, so
-        an encode's bytes depend on the seed alone."""
+        """The table. Without `timings` (what files store) it holds no wall-clock values, so an
+        encode's bytes depend on the seed alone, and no rows for unprobed candidates (`pruned`
+        names them with the reason), to keep the chunk small."""
         timed = ("seconds", "predicted_cost")
-        rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(r).items() if timings or k not in timed} for r in self.rows]
+        kept = self.rows if timings else [r for r in self.rows if r.eliminated_round != 0]
+        rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(r).items() if timings or k not in timed} for r in kept]
         return {
             "transform": self.transform,
             "lr": self.lr,

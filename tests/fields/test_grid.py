@@ -101,6 +101,17 @@ def test_lattice_detection():
     assert lattice_axes(pixel_coords(1, 1)) is None
 
 
+def test_lattice_kernels_only_where_their_vertex_work_stays_bounded():
+    from nfcodec.fields.grid_lattice import lattice_axes, lattice_worthwhile
+    from nfcodec.signals.image import pixel_coords
+
+    u, v = lattice_axes(pixel_coords(64, 96))
+    assert lattice_worthwhile(u, v, np.array([15.0, 95.0], dtype=np.float32), 2)
+    # a level 2^14 vertices across over a 64 x 96 image: the general kernels, not a 2^28 box
+    assert not lattice_worthwhile(u, v, np.array([15.0, 16383.0], dtype=np.float32), 2)
+    assert lattice_worthwhile(u, v, np.array([15.0, 16383.0], dtype=np.float32), 1)  # that level unused
+
+
 def test_lattice_detection_is_remembered_until_the_coordinates_change():
     from nfcodec.fields import hashgrid
     from nfcodec.signals.image import pixel_coords

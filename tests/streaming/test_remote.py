@@ -33,7 +33,7 @@ def served(tmp_path_factory) -> tuple[Path, bytes]:
 
 @pytest.fixture()
 def server(served):
-    srv = FileServer(served[0], stall=1.5)
+    srv = FileServer(served[0], stall=2.5)
     yield srv
     srv.stop()
 
@@ -51,7 +51,8 @@ def test_width_k_downloads_exactly_the_header_and_stages_1_to_k(served, server, 
     header = container.read_header(data)
     result, stats = decode_url(server.url("range", "k.nff"), width=width)
     assert np.array_equal(result.pixels, decode_bytes(data, width=width).pixels)
-    assert result.width == width
+    # a prefix fetched by design is not a truncated file
+    assert (result.width, result.complete, result.widths_available, result.note) == (width, True, 4, None)
     assert stats.requests == 2 and stats.retries == 0
     assert stats.bytes_fetched == header.prefix_bytes(width) == server.bytes_sent()
     assert [e.status for e in server.log] == [206, 206]
@@ -91,31 +92,35 @@ def test_a_cut_response_is_resumed_from_the_last_byte(served, server):
 
 
 def test_a_stalled_server_times_out_and_the_retry_succeeds(served, server):
-    result, stats = decode_url(server.url("slow-once", "k.nff"), width=1, timeout=0.3)
+    result, stats = decode_url(server.url("slow-once", "k.nff"), width=1, timeout=0.8)
     assert np.array_equal(result.pixels, decode_bytes(served[1], width=1).pixels)
     assert stats.retries >= 1
 
 
 def test_a_truncated_copy_on_the_server_decodes_what_it_holds(served, server):
     result, _ = decode_url(server.url("range", "short.nff"))
-    assert result.width == 2 and "truncated" in result.note
+    assert (result.width, result.complete, result.widths_available) == (2, False, 2)
+    assert "server's copy is truncated" in result.note
     assert np.array_equal(result.pixels, decode_bytes(served[1], width=2).pixels)
     with pytest.raises(TruncatedFile):
         decode_url(server.url("range", "short.nff"), strict=True)
 
 
-def test_416_means_a_truncated_file(served, server):
+def test_416_means_the_server_copy_ends_there(served, server):
+    short = (served[0] / "short.nff").read_bytes()
     with RangeFetcher(server.url("range", "short.nff")) as fetcher:
-        fetcher.data = bytearray(len(served[1]))  # pretend to hold more than the server has
-        with pytest.raises(TruncatedFile, match="416"):
-            fetcher.fetch_to(len(served[1]) + 100)
+        fetcher.data = bytearray(short)  # as if every byte the server has were held already
+        fetcher.fetch_to(len(short) + 100)
+        assert fetcher.stats.statuses == [416] and fetcher.total == len(short)
+        fetcher.expect_size(len(served[1]))
+        assert fetcher.truncated
 
 
 def test_giving_up_and_http_errors(served, server):
     with pytest.raises(RemoteError, match="HTTP 404"):
         decode_url(server.url("range", "missing.nff"))
     assert len(server.log) == 1  # a 404 is not retried
-    with pytest.raises(RemoteError, match="gave up after 3 attempts"):
+    with pytest.raises(RemoteError, match="gave up after 3 failed attempts"):
         decode_url(server.url("die", "k.nff"), retries=2, timeout=1.0)
 
 

@@ -81,3 +81,27 @@ def test_follow_a_file_while_it_is_written(nff, tmp_path):
     seen = [k for k, _ in progressive_decode(follow_file(path, poll=0.01, idle_timeout=5))]
     thread.join()
     assert seen == [1, 2, 3]
+
+
+def test_cli_progressive_on_a_local_file(nff, tmp_path):
+    import imageio.v3 as iio
+    from cli_support import assert_one_line_error, run
+
+    from nfcodec.errors import ExitStatus
+
+    path = tmp_path / "f.nff"
+    path.write_bytes(nff)
+    out = tmp_path / "live.png"
+    result = run("decode", str(path), "--progressive", "-o", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(iio.imread(out), decode_bytes(nff).pixels)
+    header = container.read_header(nff)
+    cut = tmp_path / "cut.nff"
+    cut.write_bytes(nff[: header.prefix_bytes(2) + 5])
+    result = run("decode", str(cut), "--progressive", "-o", str(out), "--timeout", "0.3", "--json")
+    assert result.exit_code == 0, result.output
+    assert "decoded width 2 of 3" in result.stderr
+    assert_one_line_error(run("decode", str(cut), "--progressive", "--strict", "-o", str(out)),
+                          ExitStatus.USAGE_ERROR, "cannot be combined")
+    assert_one_line_error(run("decode", str(path), "--progressive", "--width", "7", "-o", str(out)),
+                          ExitStatus.USAGE_ERROR, "out of range")
