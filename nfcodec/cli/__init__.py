@@ -22,6 +22,7 @@ def main(ctx: click.Context, traceback: bool) -> None:
     \b
     nfc encode img.png -o img.nff         fit a field, write the file
     nfc decode img.nff --width 1 -o p.png  decode a preview from the first stage
+    nfc decode https://host/img.nff --width 1   the same over HTTP: header + stage 1 only
     nfc info img.nff                      header and chunk table
     nfc search img.png                    which transform fits fastest (no encode)
     """
