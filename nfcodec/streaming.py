@@ -60,14 +60,18 @@ class StreamDecoder:
         last wanted stage are ignored (a stream may carry the rest of the file, or more)."""
         if self.done or not data:
             return []
-        wanted = self.bytes_wanted
-        self.buffer += data if wanted is None else data[: max(0, wanted - len(self.buffer))]
+        data = memoryview(data).cast("B")
         if self.header is None:
+            # never hold more than the largest possible header before the header says more
+            room = MAX_HEADER_PREFIX - len(self.buffer)
+            self.buffer += data[:room]
+            data = data[room:]
             need = container.header_bytes_needed(bytes(self.buffer[:16]))
             if need is None or len(self.buffer) < need:
                 return []
             self.header = container.read_header(bytes(self.buffer[:need]))
             del self.buffer[self.bytes_wanted :]
+        self.buffer += data[: max(0, self.bytes_wanted - len(self.buffer))]
         ready = []
         while self.width < self.target_width and len(self.buffer) >= self.header.prefix_bytes(self.width + 1):
             ready.append(self.width + 1)
