@@ -27,6 +27,15 @@ class NfcGroup(click.Group):
                 raise
             click.echo(f"nfc: error: {exc}", err=True)
             ctx.exit(int(exc.exit_status))
+        except BrokenPipeError:
+            # the reader of our output went away (`nfc info x.nff | head`): stop quietly, and
+            # point stdout at /dev/null so the interpreter's final flush cannot fail again
+            import os
+            import sys
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(int(ExitStatus.OK))
         except KeyboardInterrupt:
             click.echo("nfc: interrupted", err=True)
             ctx.exit(int(ExitStatus.INTERRUPTED))
