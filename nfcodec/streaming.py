@@ -18,10 +18,9 @@ import numpy as np
 
 from . import container
 from .decoding import DecodeResult, ImageDecoder, check_scale, decode_bytes, info
-from .errors import TruncatedFile, UsageError
-from .remote import FetchStats, RangeFetcher, fetch_header
+from .errors import InputError, TruncatedFile, UsageError
+from .remote import READ_PIECE, FetchStats, RangeFetcher, fetch_header
 
-READ_PIECE = 1 << 16
 MAX_HEADER_PREFIX = 8 + 12 + (1 << 20)  # signature + framing + the largest header (formats/nff.md, Limits)
 
 
@@ -143,6 +142,39 @@ def follow_file(path: str | os.PathLike, poll: float = 0.05, idle_timeout: float
                 return
             else:
                 time.sleep(poll)
+
+
+def decode_growing_file(
+    path: str | os.PathLike,
+    width: int | None = None,
+    scale: float = 1.0,
+    idle_timeout: float = 30.0,
+    on_width: Callable[[int, np.ndarray], None] | None = None,
+) -> DecodeResult:
+    """Decode a local file that may still be growing (a download in progress): `on_width(k,
+    pixels)` as each stage completes, until the file is complete, `width` is in, or the file
+    has not grown for `idle_timeout` seconds. Returns the last width decoded."""
+    if not os.path.isfile(path):
+        raise InputError(f"no such file: {path}")
+    stream = StreamDecoder(width, scale)
+    pixels, last, seen = None, 0, 0
+    for piece in follow_file(path, idle_timeout=idle_timeout):
+        seen += len(piece)
+        ready = stream.feed(piece)
+        if stream.header is not None and width is not None and width > len(stream.header.stages):
+            raise UsageError(f"width {width} is out of range: the file has {len(stream.header.stages)} stage(s)")
+        for k in ready:
+            pixels, last = stream.render(k), k
+            if on_width is not None:
+                on_width(k, pixels)
+        if stream.done and width is not None:
+            break  # the width asked for is in: no need to wait for the rest
+    if stream.header is None or pixels is None:
+        raise TruncatedFile(f"truncated file: no complete stage in {path} ({seen} bytes)")
+    total = len(stream.header.stages)
+    complete = os.path.getsize(path) >= stream.header.file_size
+    note = None if complete or last == (width or total) else f"truncated file: decoded width {last} of {total}"
+    return DecodeResult(pixels, last, total if complete else last, total, complete, note=note)
 
 
 # ---- remote files ----------------------------------------------------------------------------

@@ -76,7 +76,10 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
             write_png(out, result.pixels)
         result.output = str(out)
     elif progressive:
-        result = _follow_local(source, out, width, scale, timeout, write_width)
+        from ..streaming import decode_growing_file
+
+        result = decode_growing_file(source, width=width, scale=scale, idle_timeout=timeout, on_width=write_width)
+        result.output = str(out)
     else:
         from ..codec import decode
 
@@ -89,32 +92,3 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
     else:
         fetched = "" if stats is None else f", {stats.bytes_fetched} bytes in {stats.requests} request(s)"
         click.echo(f"{result.output}: width {result.width} of {result.stages_total}" + ("" if result.complete else " (truncated file)") + fetched)
-
-
-def _follow_local(source: str, out: Path, width: int | None, scale: float, idle_timeout: float, write_width):
-    """--progressive on a local file: follow it while it grows (e.g. a download in progress),
-    until it is complete or has not grown for `idle_timeout` seconds."""
-    from ..decoding import DecodeResult
-    from ..errors import InputError, TruncatedFile, UsageError
-    from ..streaming import StreamDecoder, follow_file
-
-    if not Path(source).is_file():
-        raise InputError(f"no such file: {source}")
-    stream = StreamDecoder(width, scale)
-    pixels, last, seen = None, 0, 0
-    for piece in follow_file(source, idle_timeout=idle_timeout):
-        seen += len(piece)
-        ready = stream.feed(piece)
-        if stream.header is not None and width is not None and width > len(stream.header.stages):
-            raise UsageError(f"width {width} is out of range: the file has {len(stream.header.stages)} stage(s)")
-        for k in ready:
-            pixels, last = stream.render(k), k
-            write_width(k, pixels)
-        if stream.done and width is not None:
-            break  # the width asked for is in: no need to wait for the rest
-    if stream.header is None or pixels is None:
-        raise TruncatedFile(f"truncated file: no complete stage in {source} ({seen} bytes)")
-    total = len(stream.header.stages)
-    complete = Path(source).stat().st_size >= stream.header.file_size
-    note = None if complete or last == (width or total) else f"truncated file: decoded width {last} of {total}"
-    return DecodeResult(pixels, last, last if not complete else total, total, complete, output=str(out), note=note)
