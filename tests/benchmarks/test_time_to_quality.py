@@ -74,6 +74,11 @@ def test_kodak_and_crops(tmp_path: Path) -> None:
         assert len(crop["grid"][key]) == 4
     assert all(r == (t is not None) for r, t in zip(crop["grid"]["reached"], crop["grid"]["cum_seconds"]))
     assert len(crop["ratio"]) == 4 and all(r is None or r > 0 for r in crop["ratio"])
+    # the target is judged on the quality-layer split; the default split is reported beside it
+    assert crop["grid"]["levels"] == [10, 12, 14, 16] and crop["grid"]["ratio"] == crop["ratio"]
+    assert crop["grid_default_split"]["levels"] == [4, 8, 12, 16]
+    assert crop["grid_default_split"]["target_psnr"] == crop["siren"]["psnr"]
+    assert len(crop["grid_default_split"]["cum_seconds"]) == 4 and len(crop["grid_default_split"]["ratio"]) == 4
     summary = data["crops"]["summary"]
     assert len(summary["mean_ratio"]) == len(summary["geomean_ratio"]) == len(summary["reached"]) == 4
     assert summary["crops"] == 1 and isinstance(summary["all_reached"], bool)
