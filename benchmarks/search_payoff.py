@@ -1,20 +1,27 @@
 """Does the transform search pay for itself? The default encode with `--transform auto` (the
-search included) vs `--transform none`, per Kodak image, in one run; and how often the
-predictor's first choice is the transform the probes measure as best.
+search included) vs `--transform none`, per Kodak image, in one run, to the same quality; how
+often the predictor's first choice is the transform the probes measure as best; and whether the
+learning rate the search picks is the best one for the whole encode.
 
-Part 1 (timed): per image, `encode_image(read_image(path), EncodeConfig(transform=...))` for
-"none" and "auto", back to back, none first on even-numbered rows and auto first on odd ones,
-so load changes and warm-up hit both alike.
-Wall time covers the whole encode (auto: search + training + quantisation + scoring). The
-issue's target: auto faster on average, including the search, and never more than 15% slower
-on any image, at the same quality (the PSNR of both files is reported next to the times).
+Part 1 (timed, equal quality): per image, a reference encode with `--transform none` at the
+default budget sets the quality q (its decoded PSNR). Then both `--transform none` and
+`--transform auto` encode with `--target-psnr q` (a stage stops once its training PSNR reaches
+q; the default budget still caps every stage), back to back, none first on even-numbered rows
+and auto first on odd ones, so load changes and warm-up hit both alike. Wall time covers the
+whole encode (auto: search + training + quantisation + scoring). The issue's target: auto
+faster on average, including the search, and never more than 15% slower on any image; the
+decoded PSNR of both files is reported next to the times.
 
 Part 2 (not timed): per image, the search with every distinct candidate probed
 (`min_predicted_gain = -inf`, every transform that is not predicted equal to another), each at
 its best learning rate; the measured winner is the surviving arm with the highest probe PSNR.
 Reported: how often the predictor's first choice (among those probed) is that winner.
 
-    python benchmarks/search_payoff.py                       # all 24 images: ~30 min on 2 cores
+Part 3 (not timed, `--lr-sweep`, on by default): the default-budget encode with `--transform
+none` at 0.5x, 1x (the reference of Part 1) and 2x the default learning rate: which rate is
+best for the whole encode, and what the rate auto picked (Part 1) gives.
+
+    python benchmarks/search_payoff.py                       # all 24 images: ~45 min on 2 cores
     python benchmarks/search_payoff.py --images kodim01 --steps 10   # a quick look
 """
 from __future__ import annotations
@@ -31,24 +38,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
 from nfcodec.codec import EncodeConfig, encode_image  # noqa: E402
+from nfcodec.presets import ARCH_DEFAULTS  # noqa: E402
 from nfcodec.search import SearchConfig, search_for_encode  # noqa: E402
 from nfcodec.signals.image import read_image  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]
 SLOWER_LIMIT = 1.15
+LR_SWEEP = (0.5, 1.0, 2.0)  # Part 3: times the default learning rate
 
 
-def timed_encode(path: Path, transform: str, steps: int | None) -> dict[str, Any]:
+def all_reached(run: dict[str, Any], quality: float) -> bool:
+    """Did the encode reach the quality it aimed at (decoded PSNR, 0.05 dB tolerance)?"""
+    return run["psnr"] >= quality - 0.05
+
+DEFAULT_LR = ARCH_DEFAULTS["grid"]["lr"]
+
+
+def timed_encode(path: Path, transform: str, steps: int | None, target_psnr: float | None = None,
+                 lr: float | None = None) -> dict[str, Any]:
     signal = read_image(path)
     start = time.perf_counter()
-    result = encode_image(signal, EncodeConfig(transform=transform, steps=steps))
+    result = encode_image(signal, EncodeConfig(transform=transform, steps=steps, target_psnr=target_psnr, lr=lr))
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds,
+        "steps": [s.steps for s in result.stages],
         "psnr": result.stages[-1].psnr,
         "bpp": result.bpp,
         "transform": result.transform_preset,
-        "lr": result.search.lr if result.search else None,
+        "lr": result.search.lr if result.search else (lr or DEFAULT_LR),
         "search_seconds": result.search.seconds if result.search else 0.0,
         "search_reason": result.search.reason if result.search else None,
     }
@@ -81,6 +99,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--steps", type=int, default=None, help="steps per stage (default: the encoder's)")
     ap.add_argument("--probe-side", type=int, default=SearchConfig.probe_side)
     ap.add_argument("--data-dir", type=Path, default=KODAK)
+    ap.add_argument("--lr-sweep", action=argparse.BooleanOptionalAction, default=True,
+                    help="Part 3: encodes at 0.5x and 2x the default learning rate (2 more encodes per image)")
     ap.add_argument("--out", type=Path, default=RESULTS / "search_payoff.json")
     args = ap.parse_args(argv)
     setup_runtime()
@@ -89,18 +109,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     timed_encode(paths[0], "none", 2)  # JIT and allocator warm-up, so the first timing is fair
     per_image = []
     for i, path in enumerate(paths):
+        reference = timed_encode(path, "none", args.steps)
+        q = reference["psnr"]
         # alternate which goes first, so that neither always runs on a warmer (or hotter) machine
         if i % 2 == 0:
-            none = timed_encode(path, "none", args.steps)
-            auto = timed_encode(path, "auto", args.steps)
+            none = timed_encode(path, "none", args.steps, target_psnr=q)
+            auto = timed_encode(path, "auto", args.steps, target_psnr=q)
         else:
-            auto = timed_encode(path, "auto", args.steps)
-            none = timed_encode(path, "none", args.steps)
-        row = {"image": path.stem, "none": none, "auto": auto, "ratio": auto["seconds"] / none["seconds"],
-               "psnr_delta": auto["psnr"] - none["psnr"]}
+            auto = timed_encode(path, "auto", args.steps, target_psnr=q)
+            none = timed_encode(path, "none", args.steps, target_psnr=q)
+        row = {"image": path.stem, "quality": q, "reference": reference, "none": none, "auto": auto,
+               "ratio": auto["seconds"] / none["seconds"], "psnr_delta": auto["psnr"] - none["psnr"]}
+        if args.lr_sweep:
+            sweep = {DEFAULT_LR: q}
+            for factor in LR_SWEEP:
+                if factor != 1.0:
+                    sweep[DEFAULT_LR * factor] = timed_encode(path, "none", args.steps, lr=DEFAULT_LR * factor)["psnr"]
+            best = max(sweep, key=sweep.get)
+            picked = auto["lr"] if auto["transform"] == "identity" else None
+            row["lr_sweep"] = {"psnr_by_lr": {f"{k:g}": v for k, v in sorted(sweep.items())}, "best_lr": best,
+                               "auto_lr": picked, "auto_lr_psnr": sweep.get(picked) if picked is not None else None}
         per_image.append(row)
-        print(f"{path.stem}: none {none['seconds']:.1f} s {none['psnr']:.2f} dB | auto {auto['seconds']:.1f} s "
-              f"{auto['psnr']:.2f} dB ({auto['transform']}, search {auto['search_seconds']:.2f} s)", file=sys.stderr, flush=True)
+        print(f"{path.stem}: q {q:.2f} dB ({reference['seconds']:.1f} s) | none@q {none['seconds']:.1f} s {none['psnr']:.2f} dB | "
+              f"auto@q {auto['seconds']:.1f} s {auto['psnr']:.2f} dB ({auto['transform']}, lr {auto['lr']:g}, "
+              f"search {auto['search_seconds']:.2f} s)" + (f" | lr sweep {row['lr_sweep']['psnr_by_lr']}" if args.lr_sweep else ""),
+              file=sys.stderr, flush=True)
     checks = []
     for path in paths:
         c = predictor_check(path, args.probe_side)
@@ -118,11 +151,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mean_psnr_delta": float(np.mean([r["psnr_delta"] for r in per_image])),
         "auto_faster_on_average": bool(ratios.mean() < 1.0),
         "never_15pct_slower": bool(ratios.max() <= SLOWER_LIMIT),
+        "reached_quality_none": sum(all_reached(r["none"], r["quality"]) for r in per_image),
+        "reached_quality_auto": sum(all_reached(r["auto"], r["quality"]) for r in per_image),
         "predictor_hits": sum(c["hit"] for c in checks),
         "predictor_checked": len(checks),
     }
+    sweeps = [r["lr_sweep"] for r in per_image if "lr_sweep" in r]
+    if sweeps:
+        picked = [w for w in sweeps if w["auto_lr"] is not None]
+        summary["lr_sweep"] = {
+            "images": len(sweeps),
+            "best_lr_counts": {f"{lr:g}": sum(w["best_lr"] == lr for w in sweeps) for lr in sorted({w["best_lr"] for w in sweeps})},
+            "auto_picked_best": sum(w["auto_lr"] == w["best_lr"] for w in picked),
+            "auto_identity_images": len(picked),
+            "mean_db_auto_lr_vs_default": float(np.mean([w["auto_lr_psnr"] - w["psnr_by_lr"][f"{DEFAULT_LR:g}"] for w in picked])) if picked else None,
+            "mean_db_best_vs_default": float(np.mean([max(w["psnr_by_lr"].values()) - w["psnr_by_lr"][f"{DEFAULT_LR:g}"] for w in sweeps])),
+        }
     result = {"benchmark": "search_payoff", **run_metadata(argv),
-              "settings": {"steps": args.steps, "probe_side": args.probe_side, "images": args.images},
+              "settings": {"steps": args.steps, "probe_side": args.probe_side, "images": args.images, "lr_sweep": args.lr_sweep},
               "per_image": per_image, "predictor": checks, "summary": summary}
     write_json(args.out, result)
     print(markdown(result))
@@ -130,19 +176,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = [[r["image"], f"{r['none']['seconds']:.1f}", f"{r['none']['psnr']:.2f}", f"{r['auto']['seconds']:.1f}",
-             f"{r['auto']['psnr']:.2f}", r["auto"]["transform"], f"{r['auto']['search_seconds']:.2f}", f"{r['ratio']:.3f}"]
+    rows = [[r["image"], f"{r['quality']:.2f}", f"{r['none']['seconds']:.1f}", f"{r['none']['psnr']:.2f}", f"{r['auto']['seconds']:.1f}",
+             f"{r['auto']['psnr']:.2f}", r["auto"]["transform"], f"{r['auto']['lr']:g}", f"{r['auto']['search_seconds']:.2f}", f"{r['ratio']:.3f}"]
             for r in result["per_image"]]
     s = result["summary"]
-    table = markdown_table(["image", "none s", "none dB", "auto s", "auto dB", "auto chose", "search s", "auto / none"], rows)
+    table = markdown_table(["image", "q dB", "none s", "none dB", "auto s", "auto dB", "auto chose", "auto lr", "search s", "auto / none"], rows)
     checks = markdown_table(
         ["image", "predictor order (probed)", "measured winner", "winner dB", "identity dB", "hit"],
         [[c["image"], " > ".join(c["predictor_order"]), c["measured_winner"], f"{c['winner_psnr']:.2f}",
           f"{c['identity_best_psnr']:.2f}", "yes" if c["hit"] else "no"] for c in result["predictor"]])
-    return (f"{table}\n\nMean auto / none: {s['mean_ratio_auto_over_none']:.3f} (worst {s['worst_ratio']:.3f}); "
-            f"mean search {s['mean_search_seconds']:.2f} s; non-identity choices {s['non_identity_choices']}; "
-            f"mean PSNR change {s['mean_psnr_delta']:+.3f} dB.\n\n{checks}\n\nPredictor's first choice = measured winner: "
-            f"{s['predictor_hits']}/{s['predictor_checked']}.\n")
+    out = (f"{table}\n\nMean auto / none: {s['mean_ratio_auto_over_none']:.3f} (worst {s['worst_ratio']:.3f}); "
+           f"mean search {s['mean_search_seconds']:.2f} s; non-identity choices {s['non_identity_choices']}; "
+           f"reached q: none {s['reached_quality_none']}, auto {s['reached_quality_auto']} of {len(rows)}; "
+           f"mean PSNR change {s['mean_psnr_delta']:+.3f} dB.\n\n{checks}\n\nPredictor's first choice = measured winner: "
+           f"{s['predictor_hits']}/{s['predictor_checked']}.\n")
+    sweeps = [r for r in result["per_image"] if "lr_sweep" in r]
+    if sweeps:
+        lrs = list(sweeps[0]["lr_sweep"]["psnr_by_lr"])
+        sweep_rows = [[r["image"], *[f"{r['lr_sweep']['psnr_by_lr'][k]:.2f}" for k in lrs], f"{r['lr_sweep']['best_lr']:g}",
+                       "-" if r["lr_sweep"]["auto_lr"] is None else f"{r['lr_sweep']['auto_lr']:g}"] for r in sweeps]
+        w = s["lr_sweep"]
+        out += ("\n" + markdown_table(["image", *[f"dB at lr {k}" for k in lrs], "best lr", "auto lr"], sweep_rows)
+                + f"\n\nBest rate per image: {w['best_lr_counts']}; auto's rate is the best of the three on "
+                f"{w['auto_picked_best']}/{w['auto_identity_images']} identity choices; auto's rate vs the default: "
+                f"{w['mean_db_auto_lr_vs_default'] if w['mean_db_auto_lr_vs_default'] is None else round(w['mean_db_auto_lr_vs_default'], 3)} dB, "
+                f"the best rate vs the default: {w['mean_db_best_vs_default']:+.3f} dB (means at the default budget).\n")
+    return out
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .nff path [default: INPUT with .nff suffix].")
 @click.option("--stages", type=click.IntRange(1, 64), default=4, show_default=True, help="Number of progressive stages (decodable widths).")
-@click.option("--widths", callback=_widths, help="Explicit stage widths, e.g. 30,69,110,151 (overrides --stages).")
+@click.option("--widths", callback=_widths, help="Explicit stage widths (overrides --stages): SIREN hidden widths, e.g. 30,69,110,151; grid levels "
+                   "used by each stage, e.g. 10,12,14,16 (quality layers: every stage reaches fine levels; "
+                   "the default 4,8,12,16 is coarse-to-fine, for small previews).")
 @click.option("--steps", type=click.IntRange(1), help="Training steps per stage [default: grid 150, siren 300].")
 @click.option("--arch", type=click.Choice(["grid", "siren"]), default="grid", show_default=True,
               help="Field architecture: grid (multiresolution hash grid + small MLP, fast) or siren.")

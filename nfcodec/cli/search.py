@@ -25,7 +25,8 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
     The predictor ranks every candidate from the signal's statistics; those it expects to beat
     the identity (at most a few; --probe-all: every distinct one) are probed with the identity
     at three learning rates on a centre crop, with successive halving; the cheapest predicted
-    time to the best quality wins, if it beats the identity clearly.
+    time to the best quality wins, if it beats the identity clearly, and the encode trains at
+    half its best probe rate. Even when no transform is worth probing, the identity's rates are.
     `nfc encode` runs the same search by default (`--transform auto`).
 
     Example:

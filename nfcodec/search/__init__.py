@@ -2,16 +2,16 @@
 
 1. Rank the candidate transforms with a cheap predictor (predictor.py) and keep the best few,
    always including the identity (the baseline every decision is measured against).
-   Only transforms predicted faster than the identity by `min_predicted_gain` are probed; when
-   none is, the identity is kept without any probe (the common case: the search then costs the
-   predictor's few hundred milliseconds).
+   Only transforms predicted faster than the identity by `min_predicted_gain` are probed (most
+   images keep the identity alone: its learning rates are still probed).
 2. Probe every (transform, lr) arm on a centre crop of the signal (probe.py) for a short budget;
-   successive halving keeps the better half and doubles the budget, round after round.
+   successive halving keeps the better half and doubles the budget, round after round, until
+   one arm is left or the rounds are spent.
 3. Decide: fit PSNR ~ a + b log2(steps) to each survivor's curve, predict the steps each needs to
    reach the best PSNR seen, times its measured seconds per step; the cheapest wins if it beats
    the identity's best arm by `margin_db` (probes are a proxy, and a wrong switch costs more
-   than a missed small gain). The encode keeps its default learning rate, rescaled by the
-   chosen arm's rate over the identity's best (see `decide`).
+   than a missed small gain). The encode's learning rate is the chosen arm's, times
+   `encode_lr_fraction` (see `decide`).
 The table (every arm: steps, PSNR, predicted cost, round eliminated, chosen) and the search's
 own wall time are returned; the encoder stores them in the file (`srch` chunk) and `--json`.
 """
@@ -38,10 +38,17 @@ IDENTITY = "identity"
 class SearchConfig:
     candidates: tuple[str, ...] | None = None  # preset names; None: every preset
     keep_interpolation: bool = False  # exclude transforms a decoder cannot resample (permutations)
-    lr_factors: tuple[float, ...] = (0.5, 1.0, 2.0)  # times the architecture's learning rate
+    # probe learning rates, times the architecture's; one factor: the rate is not searched
+    lr_factors: tuple[float, ...] = (1.0, 2.0, 4.0)
+    # The encode's rate = the best probe arm's times this. A probe is one short constant-rate
+    # stage at full width; the encode trains every stage 150 cosine-decayed steps, and its best
+    # rate was half the probes' best on each image measured (benchmarks/results/search_payoff.md).
+    encode_lr_fraction: float = 0.5
     max_transforms: int = 3  # probed transforms after the predictor's pruning (identity included)
     probe_side: int = 128  # crop side in pixels
-    first_steps: int = 16  # steps of the first round
+    # steps of the first round: probe rates only separate after ~64 steps (kodim03: 4e-2 leads
+    # 2e-2 at 32 steps and trails from 64 on), the second round's budget with 32
+    first_steps: int = 32
     rounds: int = 3  # successive-halving rounds (keep the better half, double the budget)
     # a probe's lead over the identity must be at least this: on Kodak, leads of 0.1-0.2 dB on
     # the probe crop did not carry over to the whole encode (kodim18: gamma1.5 led by 0.1 dB
@@ -72,7 +79,7 @@ class SearchRow:
 @dataclass
 class SearchResult:
     transform: str
-    lr: float  # the encode's learning rate (the default, rescaled for the chosen transform)
+    lr: float  # the encode's learning rate (from the chosen arm's, see `decide`)
     rows: list[SearchRow]
     predictions: list[Prediction]
     seconds: float
@@ -177,11 +184,12 @@ def search(
                   predictor_rank=rank[p.preset], predictor_score=p.score, eliminated_round=0, seconds=0.0)
         for p in predictions if p.preset not in kept
     ]
-    if kept == [IDENTITY]:
+    if kept == [IDENTITY] and len(config.lr_factors) == 1:
         row = SearchRow(transform=IDENTITY, lr=base_lr, steps=0, psnr=None, predicted_steps=None, predicted_cost=None,
                         predictor_rank=rank[IDENTITY], predictor_score=score[IDENTITY], eliminated_round=None,
                         seconds=0.0, chosen=True)
-        reason = f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10): no probes"
+        reason = (f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10) "
+                  "and the learning rate is fixed: no probes")
         return SearchResult(IDENTITY, base_lr, [row] + unprobed, predictions, time.perf_counter() - start, crop.shape[:2], reason, skipped)
 
     from ..signals.image import pixel_coords
@@ -195,7 +203,8 @@ def search(
     rate = float(np.median([a.seconds_per_step for a in arms]))
     # decisions use predicted steps (deterministic); seconds are reported only
     costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
-    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db)
+    fraction = config.encode_lr_fraction if len(config.lr_factors) > 1 else None
+    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db, fraction)
     progress.finish(f"{chosen.preset}, encode lr {lr:g}")
     rows = [
         SearchRow(
@@ -246,6 +255,8 @@ def successive_halving(
     progress.start("transform search", total_steps)
     done = 0
     for round_, budget in enumerate(budgets, start=1):
+        if round_ > 1 and len(alive) == 1:
+            break  # nothing left to compare: more steps would not change the decision
         for arm in alive:
             before = arm.steps
             if round_ == 1:  # two points on every curve, so even first-round losers get a slope
@@ -336,31 +347,48 @@ def predicted_steps(arm: Arm, target_psnr: float, seconds_per_step: float = 1.0)
     return float(steps * seconds_per_step)
 
 
-def decide(arms: list[Arm], alive: list[Arm], costs: dict[int, float | None], base_lr: float, margin_db: float) -> tuple[Arm, float, str]:
+def decide(
+    arms: list[Arm], alive: list[Arm], costs: dict[int, float | None], base_lr: float, margin_db: float,
+    lr_fraction: float | None = None,
+) -> tuple[Arm, float, str]:
     """The arm to encode with, the encode's learning rate, and why.
 
     Transforms are compared at their own best probe learning rate (as the papers tune lr per
     transform): the predicted-cheapest survivor wins if it beats the identity's best arm by
-    `margin_db` at equal steps. Probes are short, and short runs favour large learning rates,
-    so the encode does not take a probe's rate as is: it scales its own default by the ratio
-    of the chosen arm's rate to the identity's best (a transform that halves the values
-    needs a larger rate than the identity, whatever the absolute rate)."""
+    `margin_db` at equal steps. Probes are short single stages at a constant rate, which favour
+    larger rates than an encode's longer, decayed stages, so the encode takes the chosen arm's
+    rate times `lr_fraction` (measured: SearchConfig.encode_lr_fraction). Without a fraction
+    (the rate was not searched) it keeps `base_lr`, rescaled by the chosen arm's rate over the
+    identity's best (a transform that halves the values needs a larger rate than the identity)."""
     identity = [a for a in arms if a.preset == IDENTITY]
     best_identity = max(identity, key=lambda a: (a.steps, a.psnr))
+
+    def encode_lr(arm: Arm) -> float:
+        return arm.lr * lr_fraction if lr_fraction is not None else base_lr * arm.lr / best_identity.lr
+
+    def rate_note(arm: Arm) -> str:
+        if lr_fraction is None:
+            return ""
+        rates = "/".join(f"{r:g}" for r in sorted({a.lr for a in arms if a.preset == arm.preset}))
+        return f"; best probe lr {arm.lr:g} of {rates}: encode lr {encode_lr(arm):g}"
+
     ranked = sorted(alive, key=lambda a: (costs[id(a)] if costs[id(a)] is not None else math.inf, a.preset != IDENTITY))
     best = ranked[0]
     if best.preset == IDENTITY:
-        return best_identity, base_lr, "the identity is predicted fastest"
+        if all(a.preset == IDENTITY for a in arms):
+            why = "no transform is predicted faster than the identity (only its rates probed)"
+        else:
+            why = "the identity is predicted fastest"
+        return best_identity, encode_lr(best_identity), f"{why}{rate_note(best_identity)}"
     gain = _gain(best, best_identity)
     if gain < margin_db:
-        return best_identity, base_lr, (
+        return best_identity, encode_lr(best_identity), (
             f"{best.preset} gains only {gain:.2f} dB over the identity at equal probe steps (< {margin_db:g} dB)"
+            f"{rate_note(best_identity)}"
         )
-    lr = base_lr * best.lr / best_identity.lr
-    return best, lr, (
-        f"{best.preset} leads the identity by {gain:.2f} dB at equal probe steps "
-        f"(best probe lr {best.lr:g} vs {best_identity.lr:g}: encode lr {lr:g})"
-    )
+    lr = encode_lr(best)
+    note = rate_note(best) or f" (best probe lr {best.lr:g} vs {best_identity.lr:g}: encode lr {lr:g})"
+    return best, lr, f"{best.preset} leads the identity by {gain:.2f} dB at equal probe steps{note}"
 
 
 def _gain(arm: Arm, reference: Arm) -> float:

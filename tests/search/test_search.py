@@ -73,20 +73,32 @@ def test_predicted_steps_extrapolates_psnr_per_doubling():
     assert predicted_steps(_arm("identity", 0.01, [(8, 22.0), (16, 22.0)]), 30.0, 1.0) is None
 
 
-def test_decision_compares_transforms_at_their_best_rate_and_rescales_the_default():
+def test_decision_compares_transforms_at_their_best_rate_and_scales_the_probe_rate():
     base = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
     fast_lr = _arm("identity", 0.02, [(8, 21.0), (16, 26.0)])
     shift = _arm("centre", 0.02, [(8, 21.0), (16, 26.02)])  # the same fit, a no-op transform
     arms = [base, fast_lr, shift]
     costs = {id(a): predicted_steps(a, 26.02, 1.0) for a in arms}
-    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.01, margin_db=0.1)
-    # a faster rate alone is not a reason to leave the default: probes are short
-    assert chosen is fast_lr and lr == 0.01 and "gains only 0.02 dB" in reason
+    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.01, margin_db=0.1, lr_fraction=0.5)
+    # the identity keeps its best probe rate, scaled for the longer, decayed encode stages
+    assert chosen is fast_lr and lr == pytest.approx(0.01) and "gains only 0.02 dB" in reason
+    assert "best probe lr 0.02 of 0.01/0.02: encode lr 0.01" in reason
     halve = _arm("halve", 0.04, [(8, 22.0), (16, 27.0)])
     arms = [base, fast_lr, halve]
     costs = {id(a): predicted_steps(a, 27.0, 1.0) for a in arms}
-    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.01, margin_db=0.1)
+    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.01, margin_db=0.1, lr_fraction=0.5)
     assert chosen is halve and lr == pytest.approx(0.02) and "leads the identity by 1.00 dB" in reason
+
+
+def test_decision_without_a_searched_rate_rescales_the_given_one():
+    base = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
+    halve = _arm("halve", 0.01, [(8, 22.0), (16, 27.0)])
+    costs = {id(a): predicted_steps(a, 27.0, 1.0) for a in (base, halve)}
+    chosen, lr, reason = decide([base, halve], [base, halve], costs, 0.003, margin_db=0.1)
+    assert chosen is halve and lr == pytest.approx(0.003) and "encode lr 0.003" in reason
+    only = _arm("identity", 0.003, [(8, 20.0), (16, 24.0)])
+    chosen, lr, reason = decide([only], [only], {id(only): 16.0}, 0.003, margin_db=0.3)
+    assert chosen is only and lr == 0.003 and reason.startswith("no transform is predicted faster than the identity")
 
 
 def test_search_on_a_real_crop_is_deterministic_and_complete(sample_pixels):
@@ -117,11 +129,28 @@ def test_search_on_a_real_crop_is_deterministic_and_complete(sample_pixels):
     assert "seconds" not in first.to_json(timings=False)["rows"][0]
 
 
-def test_no_probe_when_nothing_is_predicted_faster(sample_pixels):
+def test_no_probe_when_nothing_is_predicted_faster_and_the_rate_is_fixed(sample_pixels):
     from nfcodec.codec import EncodeConfig
 
     values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
-    result = search_for_encode(values, EncodeConfig(), SearchConfig(candidates=("rpp", "halve"), probe_side=32))
+    config = SearchConfig(candidates=("rpp", "halve"), probe_side=32, lr_factors=(1.0,))
+    result = search_for_encode(values, EncodeConfig(), config)
     assert result.transform == "identity" and result.lr == 0.01 and "no probes" in result.reason
     assert [r.steps for r in result.rows] == [0, 0, 0] and [r.chosen for r in result.rows].count(True) == 1
     assert any(s.startswith("rpp (predicted gain -") for s in result.skipped)
+
+
+def test_identity_alone_still_races_its_learning_rates(sample_pixels):
+    from nfcodec.codec import EncodeConfig
+
+    values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
+    config = SearchConfig(candidates=("rpp",), probe_side=32, first_steps=8, lr_factors=(1.0, 2.0, 4.0))
+    result = search_for_encode(values, EncodeConfig(), config)
+    probed = [r for r in result.rows if r.transform == "identity"]
+    assert sorted(r.lr for r in probed) == pytest.approx([0.01, 0.02, 0.04])
+    # halving: 3 arms x 8 steps, the better 2 to 16, then one is left and the search stops
+    assert sorted(r.steps for r in probed) == [8, 16, 16]
+    (chosen,) = [r for r in probed if r.chosen]
+    assert chosen.steps == 16 and chosen.psnr == max(r.psnr for r in probed if r.steps == 16)
+    assert result.transform == "identity" and result.lr == pytest.approx(chosen.lr * config.encode_lr_fraction)
+    assert f"encode lr {result.lr:g}" in result.reason
