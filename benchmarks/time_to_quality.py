@@ -350,8 +350,9 @@ def report(out: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             rows.append([f"**mean / geomean ({sm['reached'][i]}/{sm['crops']} reached)**", i + 1, "", "", "",
                          f"{fmt(sm['mean_ratio'][i], 1)} / {fmt(sm['geomean_ratio'][i], 1)}", "", ""])
         split = "/".join(map(str, c["per_crop"][0]["grid"]["levels"])) if c["per_crop"] else "?"
+        default_split = "/".join(map(str, c["per_crop"][0]["grid_default_split"]["levels"])) if c["per_crop"] else "?"
         parts.append(f"### Crops {out['settings']['crop_size']}px: cumulative seconds to the SIREN's PSNR per stage\n\n"
-                     f"grid: levels {split} per stage (the target); default split: levels 4/8/12/16\n\n" + markdown_table(
+                     f"grid: levels {split} per stage (the target); default split: levels {default_split} per stage\n\n" + markdown_table(
             ["crop", "stage", "SIREN dB", "SIREN cum s", "grid cum s", "SIREN / grid", "default-split cum s", "SIREN / default"], rows))
         ok = sm["all_reached"] and sm["geomean_all"] is not None and sm["geomean_all"] >= CROP_RATIO_TARGET
         targets.append({"part": "crops", "target": f"grid reaches SIREN PSNR >= {CROP_RATIO_TARGET:g}x sooner (geomean over crops x stages, all reached)",

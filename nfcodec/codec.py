@@ -78,6 +78,9 @@ class StageReport:
     bytes: int  # size of this stage's chunk, framing included
     prefix_bytes: int  # bytes from the start of the file through this stage
     psnr: float  # dB of the decoded stage against the input
+    # dB of the last training step (the batch, before quantisation, on the transformed signal):
+    # what --target-psnr is compared with
+    train_psnr: float
     steps: int
     seconds: float
 
@@ -114,7 +117,8 @@ class EncodeResult:
             },
             "seconds": round(self.seconds, 3),
             **({"search": self.search.to_json()["rows"], "search_summary": _summary(self.search)} if self.search else {}),
-            "stages": [asdict(s) | {"psnr": round(s.psnr, 4), "seconds": round(s.seconds, 3)} for s in self.stages],
+            "stages": [asdict(s) | {"psnr": round(s.psnr, 4), "train_psnr": round(s.train_psnr, 4), "seconds": round(s.seconds, 3)}
+                       for s in self.stages],
         }
 
 
@@ -213,6 +217,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
                 bytes=spec.chunk.length + container.CHUNK_OVERHEAD,
                 prefix_bytes=header.prefix_bytes(k),
                 psnr=quality[k - 1],
+                train_psnr=fit.batch_psnr,
                 steps=fit.steps,
                 seconds=fit.seconds,
             )
@@ -224,10 +229,12 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
 
 
 def _search_config(config: EncodeConfig, candidates: tuple[str, ...] | None) -> SearchConfig:
-    # an explicit --lr is kept: the search then compares transforms only
+    # the architecture's rate policy; an explicit --lr is kept: the search compares transforms only
+    policy = ARCH_DEFAULTS[config.arch]["search_lr"]
     return SearchConfig(
         candidates=candidates, keep_interpolation=config.keep_interpolation, probe_side=config.probe_side,
-        seed=config.seed, lr_factors=(1.0,) if config.lr else SearchConfig.lr_factors,
+        seed=config.seed, lr_factors=(1.0,) if config.lr else tuple(policy["lr_factors"]),
+        encode_lr_fraction=None if config.lr else policy["encode_lr_fraction"],
     )
 
 

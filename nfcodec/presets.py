@@ -15,12 +15,17 @@ from .registry import FIELDS
 
 # Per-architecture defaults; `nfc encode --help` documents them.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "siren": {"lr": 1e-3, "steps": 300, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4},
+    # search_lr: the transform search's probe rates (times "lr") and the fraction of the best
+    # probe rate the encode trains at (None: the rate is not searched, only transforms are,
+    # and the encode keeps "lr"). Measured for the grid only (search_payoff.md).
+    "siren": {"lr": 1e-3, "steps": 300, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4,
+              "search_lr": {"lr_factors": (0.5, 1.0, 2.0), "encode_lr_fraction": None}},
     # Chosen by measurement on Kodak (README, "Choosing the defaults"): quality per second on a
     # 2-core CPU at <= 4 bpp.
     "grid": {
         "lr": 1e-2,
         "steps": 150,
+        "search_lr": {"lr_factors": (1.0, 2.0, 4.0), "encode_lr_fraction": 0.5},
         "dtype": {"table": "q8", "*": "f16"},
         "step_sigma": {"table": 1 / 6},  # q8 step = std / 6: keeps the default under 4 bpp on Kodak
         "n_levels": 16,

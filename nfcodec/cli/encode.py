@@ -38,7 +38,8 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--steps", type=click.IntRange(1), help="Training steps per stage [default: grid 150, siren 300].")
 @click.option("--arch", type=click.Choice(["grid", "siren"]), default="grid", show_default=True,
               help="Field architecture: grid (multiresolution hash grid + small MLP, fast) or siren.")
-@click.option("--lr", type=click.FloatRange(min=0, max=10, min_open=True), help="Peak learning rate [default: per architecture].")
+@click.option("--lr", type=click.FloatRange(min=0, max=10, min_open=True), help="Peak learning rate [default: grid: searched on a crop with --transform auto (1e-2 otherwise); siren 1e-3]. "
+                   "Given, it is kept and the search compares transforms only.")
 @click.option("--batch-size", type=click.IntRange(1), default=1 << 19, show_default=True, help="Points per step (full batch if the signal is smaller).")
 @click.option("--dtype", type=click.Choice(["f32", "f16", "q16", "q8"]),
               help="Storage precision of every tensor [default: grid tables q8, weights f16; SIREN f16].")

@@ -55,5 +55,5 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
         out = "-" if r.eliminated_round is None else ("pruned" if r.eliminated_round == 0 else f"round {r.eliminated_round}")
         quality = f"{r.psnr:>8.2f}" if r.psnr is not None else f"{'-':>8}"
         click.echo(f"{r.transform:<12}{r.lr:>9.3g}{r.steps:>7}{quality}{cost}{r.predictor_rank:>6}{out:>9}  {'*' if r.chosen else ''}")
-    click.echo(f"chosen: {result.transform} lr {result.lr:g} ({result.reason}); {result.seconds:.1f} s; "
+    click.echo(f"chosen: {result.transform}, encode lr {result.lr:g} ({result.reason}); {result.seconds:.1f} s; "
                f"pruned by the predictor: {', '.join(result.skipped) or 'none'}")

@@ -38,12 +38,13 @@ IDENTITY = "identity"
 class SearchConfig:
     candidates: tuple[str, ...] | None = None  # preset names; None: every preset
     keep_interpolation: bool = False  # exclude transforms a decoder cannot resample (permutations)
-    # probe learning rates, times the architecture's; one factor: the rate is not searched
+    # probe learning rates, times the architecture's (presets.ARCH_DEFAULTS[arch]["search_lr"])
     lr_factors: tuple[float, ...] = (1.0, 2.0, 4.0)
-    # The encode's rate = the best probe arm's times this. A probe is one short constant-rate
-    # stage at full width; the encode trains every stage 150 cosine-decayed steps, and its best
-    # rate was half the probes' best on each image measured (benchmarks/results/search_payoff.md).
-    encode_lr_fraction: float = 0.5
+    # The encode's rate = the best probe arm's times this; None: the rate is not searched (the
+    # encode keeps its own, rescaled for a transform). A grid probe is one short constant-rate
+    # stage at full width, the encode four stages of 150 cosine-decayed steps: half the probes'
+    # best rate was the encode's best on the grid (benchmarks/results/search_payoff.md).
+    encode_lr_fraction: float | None = 0.5
     max_transforms: int = 3  # probed transforms after the predictor's pruning (identity included)
     probe_side: int = 128  # crop side in pixels
     # steps of the first round: probe rates only separate after ~64 steps (kodim03: 4e-2 leads
@@ -184,7 +185,8 @@ def search(
                   predictor_rank=rank[p.preset], predictor_score=p.score, eliminated_round=0, seconds=0.0)
         for p in predictions if p.preset not in kept
     ]
-    if kept == [IDENTITY] and len(config.lr_factors) == 1:
+    tune_rate = config.encode_lr_fraction is not None and len(config.lr_factors) > 1
+    if kept == [IDENTITY] and not tune_rate:
         row = SearchRow(transform=IDENTITY, lr=base_lr, steps=0, psnr=None, predicted_steps=None, predicted_cost=None,
                         predictor_rank=rank[IDENTITY], predictor_score=score[IDENTITY], eliminated_round=None,
                         seconds=0.0, chosen=True)
@@ -203,8 +205,7 @@ def search(
     rate = float(np.median([a.seconds_per_step for a in arms]))
     # decisions use predicted steps (deterministic); seconds are reported only
     costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
-    fraction = config.encode_lr_fraction if len(config.lr_factors) > 1 else None
-    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db, fraction)
+    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db, config.encode_lr_fraction if tune_rate else None)
     progress.finish(f"{chosen.preset}, encode lr {lr:g}")
     rows = [
         SearchRow(
@@ -247,11 +248,17 @@ def select_candidates(
 def successive_halving(
     arms: list[Arm], signal: ProbeSignal, config: SearchConfig, rank: dict[str, int], precision: str, progress: Progress
 ) -> tuple[list[Arm], dict[int, int]]:
-    """Train every arm `first_steps`, keep the better half, double the budget, `rounds` times.
-    Returns the survivors and, per eliminated arm (by id), the round it dropped out in."""
+    """Train every arm `first_steps`, keep the better half, double the budget, `rounds` times
+    or until one arm is left. Returns the survivors (best first) and, per eliminated arm (by
+    id), the round it dropped out in."""
     alive, eliminated = list(arms), {}
     budgets = [config.first_steps * 2**r for r in range(config.rounds)]  # cumulative steps per round
-    total_steps = sum((b - (budgets[r - 1] if r else 0)) * math.ceil(len(arms) / 2**r) for r, b in enumerate(budgets))
+    total_steps, n = 0, len(arms)
+    for r, b in enumerate(budgets):
+        if r and n == 1:
+            break
+        total_steps += (b - (budgets[r - 1] if r else 0)) * n
+        n = max(1, math.ceil(n / 2))
     progress.start("transform search", total_steps)
     done = 0
     for round_, budget in enumerate(budgets, start=1):
@@ -264,11 +271,12 @@ def successive_halving(
             train_arm(arm, signal, budget - arm.steps, precision)
             done += arm.steps - before
             progress.update(min(done, total_steps), f"{arm.preset} lr {arm.lr:g}: {arm.psnr:.2f} dB")
+        # near-ties (e.g. "centre" vs the identity: the output offset absorbs the shift) go to
+        # the simpler transform: the identity, then the predictor's order (then the lower rate:
+        # the sort is stable and arms come in rate order)
+        alive.sort(key=lambda a: (-round(a.psnr, 2), a.preset != IDENTITY, rank[a.preset]))
         if round_ == config.rounds:
             break
-        # near-ties (e.g. "centre" vs the identity: the output offset absorbs the shift) go to
-        # the simpler transform: the identity, then the predictor's order
-        alive.sort(key=lambda a: (-round(a.psnr, 2), a.preset != IDENTITY, rank[a.preset]))
         keep = max(1, math.ceil(len(alive) / 2))
         for arm in alive[keep:]:
             eliminated[id(arm)] = round_
@@ -360,8 +368,11 @@ def decide(
     rate times `lr_fraction` (measured: SearchConfig.encode_lr_fraction). Without a fraction
     (the rate was not searched) it keeps `base_lr`, rescaled by the chosen arm's rate over the
     identity's best (a transform that halves the values needs a larger rate than the identity)."""
-    identity = [a for a in arms if a.preset == IDENTITY]
-    best_identity = max(identity, key=lambda a: (a.steps, a.psnr))
+    # the identity's best rate: its surviving arm (halving's order and tie-break), else the one
+    # that went furthest
+    alive_identity = [a for a in alive if a.preset == IDENTITY]
+    best_identity = alive_identity[0] if alive_identity else max(
+        (a for a in arms if a.preset == IDENTITY), key=lambda a: (a.steps, a.psnr))
 
     def encode_lr(arm: Arm) -> float:
         return arm.lr * lr_fraction if lr_fraction is not None else base_lr * arm.lr / best_identity.lr
@@ -376,7 +387,7 @@ def decide(
     best = ranked[0]
     if best.preset == IDENTITY:
         if all(a.preset == IDENTITY for a in arms):
-            why = "no transform is predicted faster than the identity (only its rates probed)"
+            why = "only the identity was probed (at several rates)"
         else:
             why = "the identity is predicted fastest"
         return best_identity, encode_lr(best_identity), f"{why}{rate_note(best_identity)}"

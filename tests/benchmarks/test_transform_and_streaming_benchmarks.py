@@ -30,6 +30,13 @@ def test_search_payoff(tmp_path: Path) -> None:
     row = saved["per_image"][0]
     assert row["none"]["seconds"] > 0 and row["auto"]["seconds"] > 0
     assert abs(row["ratio"] - row["auto"]["seconds"] / row["none"]["seconds"]) < 1e-9
+    assert row["quality"] == row["reference"]["train_psnr"] and len(row["none"]["steps"]) == 4
+    assert isinstance(row["reached"]["none"], bool) and isinstance(row["reached"]["auto"], bool)
+    sweep = row["lr_sweep"]
+    assert set(sweep["psnr_by_lr"]) == {"0.005", "0.01", "0.02"} and sweep["psnr_by_lr"]["0.01"] == row["reference"]["psnr"]
+    assert sweep["best_lr"] in (0.005, 0.01, 0.02)
+    assert (sweep["auto_lr"] is None) or sweep["auto_lr_psnr"] == sweep["psnr_by_lr"][f"{sweep['auto_lr']:g}"]
+    assert saved["summary"]["lr_sweep"]["images"] == 1
     check = saved["predictor"][0]
     assert check["hit"] == (check["predictor_first"] == check["measured_winner"])
     assert saved["summary"]["predictor_checked"] == 1

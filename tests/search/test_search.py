@@ -2,6 +2,7 @@
 a small end-to-end search on a real crop."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -79,15 +80,16 @@ def test_decision_compares_transforms_at_their_best_rate_and_scales_the_probe_ra
     shift = _arm("centre", 0.02, [(8, 21.0), (16, 26.02)])  # the same fit, a no-op transform
     arms = [base, fast_lr, shift]
     costs = {id(a): predicted_steps(a, 26.02, 1.0) for a in arms}
-    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.01, margin_db=0.1, lr_fraction=0.5)
+    # base_lr 0.003 is none of the probe rates: the encode's rate comes from the probe alone
+    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.003, margin_db=0.1, lr_fraction=0.3)
     # the identity keeps its best probe rate, scaled for the longer, decayed encode stages
-    assert chosen is fast_lr and lr == pytest.approx(0.01) and "gains only 0.02 dB" in reason
-    assert "best probe lr 0.02 of 0.01/0.02: encode lr 0.01" in reason
+    assert chosen is fast_lr and lr == pytest.approx(0.006) and "gains only 0.02 dB" in reason
+    assert "best probe lr 0.02 of 0.01/0.02: encode lr 0.006" in reason
     halve = _arm("halve", 0.04, [(8, 22.0), (16, 27.0)])
     arms = [base, fast_lr, halve]
     costs = {id(a): predicted_steps(a, 27.0, 1.0) for a in arms}
-    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.01, margin_db=0.1, lr_fraction=0.5)
-    assert chosen is halve and lr == pytest.approx(0.02) and "leads the identity by 1.00 dB" in reason
+    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.003, margin_db=0.1, lr_fraction=0.3)
+    assert chosen is halve and lr == pytest.approx(0.012) and "leads the identity by 1.00 dB" in reason
 
 
 def test_decision_without_a_searched_rate_rescales_the_given_one():
@@ -98,7 +100,7 @@ def test_decision_without_a_searched_rate_rescales_the_given_one():
     assert chosen is halve and lr == pytest.approx(0.003) and "encode lr 0.003" in reason
     only = _arm("identity", 0.003, [(8, 20.0), (16, 24.0)])
     chosen, lr, reason = decide([only], [only], {id(only): 16.0}, 0.003, margin_db=0.3)
-    assert chosen is only and lr == 0.003 and reason.startswith("no transform is predicted faster than the identity")
+    assert chosen is only and lr == 0.003 and reason.startswith("only the identity was probed")
 
 
 def test_search_on_a_real_crop_is_deterministic_and_complete(sample_pixels):
@@ -144,7 +146,7 @@ def test_identity_alone_still_races_its_learning_rates(sample_pixels):
     from nfcodec.codec import EncodeConfig
 
     values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
-    config = SearchConfig(candidates=("rpp",), probe_side=32, first_steps=8, lr_factors=(1.0, 2.0, 4.0))
+    config = SearchConfig(candidates=("rpp",), probe_side=32, first_steps=8, lr_factors=(1.0, 2.0, 4.0), encode_lr_fraction=0.3)
     result = search_for_encode(values, EncodeConfig(), config)
     probed = [r for r in result.rows if r.transform == "identity"]
     assert sorted(r.lr for r in probed) == pytest.approx([0.01, 0.02, 0.04])
@@ -152,5 +154,28 @@ def test_identity_alone_still_races_its_learning_rates(sample_pixels):
     assert sorted(r.steps for r in probed) == [8, 16, 16]
     (chosen,) = [r for r in probed if r.chosen]
     assert chosen.steps == 16 and chosen.psnr == max(r.psnr for r in probed if r.steps == 16)
-    assert result.transform == "identity" and result.lr == pytest.approx(chosen.lr * config.encode_lr_fraction)
+    assert result.transform == "identity" and result.lr == pytest.approx(chosen.lr * 0.3)
     assert f"encode lr {result.lr:g}" in result.reason
+
+
+def test_encode_search_rate_policy_per_architecture_and_explicit_lr():
+    from nfcodec.codec import EncodeConfig, _search_config
+
+    grid = _search_config(EncodeConfig(arch="grid"), None)
+    assert grid.lr_factors == (1.0, 2.0, 4.0) and grid.encode_lr_fraction == 0.5
+    # the SIREN's rate is not searched (the fraction was measured on the grid only)
+    siren = _search_config(EncodeConfig(arch="siren"), None)
+    assert siren.encode_lr_fraction is None
+    fixed = _search_config(EncodeConfig(arch="grid", lr=0.003), ("invert",))
+    assert fixed.lr_factors == (1.0,) and fixed.encode_lr_fraction is None and fixed.candidates == ("invert",)
+
+
+def test_an_explicit_lr_is_kept_by_the_search(sample_pixels):
+    from nfcodec.codec import EncodeConfig, _search_config
+
+    values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
+    config = _search_config(EncodeConfig(lr=0.003, probe_side=32), None)
+    result = search_for_encode(values, EncodeConfig(lr=0.003), dataclasses.replace(config, min_predicted_gain=float("-inf"), first_steps=4, rounds=2))
+    probed = [r for r in result.rows if r.steps > 0]
+    assert len(probed) >= 2 and all(r.lr == 0.003 for r in probed)
+    assert result.lr == 0.003
