@@ -20,8 +20,8 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # and the encode keeps "lr"). Measured for the grid only (search_payoff.md).
     "siren": {"lr": 1e-3, "steps": 300, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4,
               "search_lr": {"lr_factors": (0.5, 1.0, 2.0), "encode_lr_fraction": None}},
-    # Chosen by measurement on Kodak (README, "Choosing the defaults"): quality per second on a
-    # 2-core CPU at <= 4 bpp.
+    # Chosen by measurement on Kodak (benchmarks/results/default_config.md, README "Fields and
+    # defaults"): quality per second on a 2-core CPU at <= 4 bpp.
     "grid": {
         "lr": 1e-2,
         "steps": 150,
@@ -33,7 +33,7 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
         "log2_hashmap_size": 14,
         "base_resolution": 16,
         "max_resolution_fraction": 1.0,  # finest level: the image's longer side
-        "mlp_width": 32,
+        "mlp_width": 64,  # 1 x 64: +1.2 dB over 1 x 32 for 1.12x the time (default_config.md)
         "hidden_layers": 1,
     },
 }
