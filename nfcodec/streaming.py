@@ -203,6 +203,7 @@ def decode_url(
             raise UsageError("--strict decodes whole files: leave out --width")
         width = total if width is None else width
         end = header.file_size if strict else header.prefix_bytes(width)
+        rendered: dict[int, np.ndarray] = {}  # the last width the progressive decode rendered
         if on_width is None:
             fetcher.fetch_to(end)
         else:
@@ -210,11 +211,19 @@ def decode_url(
 
             def feed(piece: bytes) -> None:
                 for k in stream.feed(piece):
-                    on_width(k, stream.render(k))
+                    rendered.clear()
+                    rendered[k] = stream.render(k)
+                    on_width(k, rendered[k])
 
             feed(bytes(fetcher.data))
             fetcher.fetch_to(end, on_data=feed)
-        result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict)
+        if width in rendered and not strict:
+            # the asked-for width is already rendered: do not decode it a second time
+            complete = len(fetcher.data) >= header.file_size
+            result = DecodeResult(rendered[width], width, width, total, complete, scale=float(scale),
+                                  note=None if complete else f"truncated file: decoded width {width} of {total}")
+        else:
+            result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict)
         if not strict:
             # what was fetched is a prefix by design: describe the remote file, not the prefix
             held = len(fetcher.data)

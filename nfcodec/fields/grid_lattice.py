@@ -31,10 +31,10 @@ def lattice_worthwhile(u: np.ndarray, v: np.ndarray, scales: np.ndarray, n_level
     would make that box much larger than the points: the general kernels are then cheaper and
     bounded by the points."""
     budget = MAX_VERTEX_WORK * u.shape[0] * v.shape[0]
+    u_span, v_span = float(u.max()) - float(u.min()), float(v.max()) - float(v.min())
     for level in range(n_levels):
         scale = float(scales[level])
-        rows = scale * (float(u.max()) - float(u.min())) + 3
-        cols = scale * (float(v.max()) - float(v.min())) + 3
+        rows, cols = scale * u_span + 3, scale * v_span + 3
         if rows * cols > budget or rows * v.shape[0] > budget:
             return False
     return True
