@@ -137,7 +137,10 @@ class ProgressiveGrid(nn.Module):
         """Values at stage `stage`. Only the levels this stage owns receive table gradients
         (earlier levels are frozen), which skips most of the backward scatter."""
         l_lo, levels, _, width = self._spans(stage)
-        h = self.encoding(coords, levels, grad_levels=(l_lo, levels))
+        # under bf16 autocast the first layer would round the features to bf16: the encoding
+        # delivers them so
+        bf16 = torch.is_autocast_enabled(coords.device.type) and torch.get_autocast_dtype(coords.device.type) == torch.bfloat16
+        h = self.encoding(coords, levels, grad_levels=(l_lo, levels), dtype=torch.bfloat16 if bf16 else torch.float32)
         fdim = levels * self.grid_config.n_features
         h = torch.relu(nn.functional.linear(h, self.mlp[0][:width, :fdim]))
         for weight in self.mlp[1:]:

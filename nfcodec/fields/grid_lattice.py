@@ -8,6 +8,12 @@ passes, and the backward pass by the transposed passes, conflict-free in paralle
 one scatter per vertex (not per point and corner) into the table. Cell positions and weights
 use the same float32 arithmetic as grid_kernels (position = fma(scale, x, 0.5)); only the
 order of the four-term sum differs, so results agree with the general kernels to ~1 ulp.
+
+The blends run over whole rows of A, contiguous W*F floats, so they vectorise; moving a row's
+features between the level-major rows of A and the point-major [N, L*F] layout the MLP uses is
+a transpose of F-float words (8-byte words for even F), done in cache one output row at a time.
+Every sum is accumulated in a fixed order, whatever the number of threads, so gradients (and
+encoded files) do not depend on the machine's core count.
 """
 from __future__ import annotations
 
@@ -21,8 +27,9 @@ if AVAILABLE:
     from numba import prange
 
 
-BACKWARD_BLOCKS = 2
 MAX_VERTEX_WORK = 4  # lattice kernels only while a level's vertex box is at most this x the points
+ROWS_PER_TASK = 8  # output rows per parallel task in the forward blend
+VERTEX_BLOCK = 8  # vertex rows per parallel task: 8 entries of 8 bytes make one cache line
 
 
 def lattice_worthwhile(u: np.ndarray, v: np.ndarray, scales: np.ndarray, n_levels: int) -> bool:
@@ -70,132 +77,247 @@ def _cells(scale, x):  # pragma: no cover - jitted
     return g, t
 
 
-def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out):  # pragma: no cover
-    h, w = u.shape[0], v.shape[0]
-    n_feat = table.shape[1]
-    one = np.float32(1.0)
-    # pass 1, per level: the level's vertex rows interpolated at every column, stacked into one
-    # buffer (row_base[level] is the level's first row in it)
-    g0s = np.empty((n_levels, h), dtype=np.int64)
-    t0s = np.empty((n_levels, h), dtype=np.float32)
-    row_base = np.zeros(n_levels + 1, dtype=np.int64)
-    for level in range(n_levels):
-        g0, t0 = _cells(np.float64(scales[level]), u)
-        j0 = g0.min()
-        g0s[level] = g0 - j0
-        t0s[level] = t0
-        row_base[level + 1] = row_base[level] + g0.max() + 2 - j0
-    along = np.empty((row_base[n_levels], w, n_feat), dtype=np.float32)
-    for level in range(n_levels):
-        scale = np.float64(scales[level])
-        g0, _ = _cells(scale, u)
-        g1, t1 = _cells(scale, v)
-        res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
-        j0, k0 = g0.min(), g1.min()
-        nj, nk = g0.max() + 2 - j0, g1.max() + 2 - k0
-        for j in prange(nj):
-            vertex_row = np.empty((nk, n_feat), dtype=np.float32)
-            for k in range(nk):
-                idx = base + grid_kernels._index2(j0 + j, k0 + k, res, size, is_hashed)
-                for f in range(n_feat):
-                    vertex_row[k, f] = table[idx, f]
-            dst = row_base[level] + j
-            for c in range(w):
-                k = g1[c] - k0
-                b = t1[c]
-                for f in range(n_feat):
-                    along[dst, c, f] = (one - b) * vertex_row[k, f] + b * vertex_row[k + 1, f]
-    # pass 2, per output row: blend two rows of every level (the row's W x L x F block of
-    # `out`, 64 KiB at W = 512, stays in cache while its levels are written in turn)
-    for r in prange(h):
-        base = r * w
-        for level in range(n_levels):
-            j = row_base[level] + g0s[level, r]
-            a = t0s[level, r]
-            lo_row, hi_row = along[j], along[j + 1]
-            col = level * n_feat
-            for c in range(w):
-                for f in range(n_feat):
-                    out[base + c, col + f] = (one - a) * lo_row[c, f] + a * hi_row[c, f]
-
-
-def _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_blocks):  # pragma: no cover
-    h, w = u.shape[0], v.shape[0]
-    n_feat = grad_table.shape[1]
+def _plan(u, v, scales, level_lo, level_hi):  # pragma: no cover - jitted
+    """Per level lv (level_lo + lv): each output row's vertex row (relative to the level's
+    first, j0s[lv]) and blend weight, each column's vertex column (relative to k0s[lv]) and
+    weight, the level's vertex box nj x nk, and row_base[lv]: its first row in the stacked
+    buffer of all levels' vertex rows."""
     n_lv = level_hi - level_lo
-    one = np.float32(1.0)
+    h, w = u.shape[0], v.shape[0]
     g0s = np.empty((n_lv, h), dtype=np.int64)
     t0s = np.empty((n_lv, h), dtype=np.float32)
+    g1s = np.empty((n_lv, w), dtype=np.int64)
+    t1s = np.empty((n_lv, w), dtype=np.float32)
+    j0s = np.empty(n_lv, dtype=np.int64)
+    k0s = np.empty(n_lv, dtype=np.int64)
+    nks = np.empty(n_lv, dtype=np.int64)
     row_base = np.zeros(n_lv + 1, dtype=np.int64)
     for lv in range(n_lv):
-        g0, t0 = _cells(np.float64(scales[level_lo + lv]), u)
-        j0 = g0.min()
-        g0s[lv] = g0 - j0
-        t0s[lv] = t0
-        row_base[lv + 1] = row_base[lv] + g0.max() + 2 - j0
-    n_rows = row_base[n_lv]
-    # Pass 1, one sweep over grad_out in blocks of whole rows (one block per thread): each row
-    # adds its gradient, weighted, to the two vertex rows of every level it lies between. Each
-    # block accumulates privately (rows of a block share vertex rows); the blocks are summed.
-    partial = np.zeros((n_blocks, n_rows, w, n_feat), dtype=np.float32)
-    per_block = (h + n_blocks - 1) // n_blocks
-    for b in prange(n_blocks):
-        acc = partial[b]
-        for r in range(b * per_block, min(h, (b + 1) * per_block)):
+        scale = np.float64(scales[level_lo + lv])
+        g0, t0 = _cells(scale, u)
+        g1, t1 = _cells(scale, v)
+        j0s[lv], k0s[lv] = g0.min(), g1.min()
+        g0s[lv], t0s[lv] = g0 - j0s[lv], t0
+        g1s[lv], t1s[lv] = g1 - k0s[lv], t1
+        nks[lv] = g1.max() + 2 - k0s[lv]
+        row_base[lv + 1] = row_base[lv] + g0.max() + 2 - j0s[lv]
+    return g0s, t0s, g1s, t1s, j0s, k0s, nks, row_base
+
+
+def _vertex_blocks(j0s, row_base):  # pragma: no cover - jitted
+    """(level, first row, end row) of each block of vertex rows (rows relative to the level's
+    first, j0s[lv]); blocks are aligned to multiples of VERTEX_BLOCK in grid coordinates."""
+    n_lv = j0s.shape[0]
+    count = 0
+    for lv in range(n_lv):
+        nj = row_base[lv + 1] - row_base[lv]
+        count += (j0s[lv] + nj - 1) // VERTEX_BLOCK - j0s[lv] // VERTEX_BLOCK + 1
+    blocks = np.empty((count, 3), dtype=np.int64)
+    i = 0
+    for lv in range(n_lv):
+        nj = row_base[lv + 1] - row_base[lv]
+        j = 0
+        while j < nj:
+            end = min(nj, (j0s[lv] + j) // VERTEX_BLOCK * VERTEX_BLOCK + VERTEX_BLOCK - j0s[lv])
+            blocks[i, 0], blocks[i, 1], blocks[i, 2] = lv, j, end
+            i += 1
+            j = end
+    return blocks
+
+
+def _bf16_bits(bits):  # pragma: no cover - jitted
+    """bfloat16 bits of the float32 with these bits, rounded to nearest even (as torch casts)."""
+    if bits & np.uint32(0x7FFFFFFF) > np.uint32(0x7F800000):
+        return np.uint16(0x7FC0)  # NaN
+    return np.uint16((bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+
+
+def _level_of(row_base, row):  # pragma: no cover - jitted
+    lv = 0
+    while row_base[lv + 1] <= row:
+        lv += 1
+    return lv
+
+
+def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out_words, wpg, to_bf16):  # pragma: no cover
+    h, w = u.shape[0], v.shape[0]
+    n_feat = table.shape[1]
+    wf = w * n_feat
+    one = np.float32(1.0)
+    g0s, t0s, g1s, t1s, j0s, k0s, nks, row_base = _plan(u, v, scales, 0, n_levels)
+    # pass 1, every vertex row of every level: the row interpolated at every column, into the
+    # stacked buffer `along`. Tasks are blocks of VERTEX_BLOCK rows aligned to the grid, so the
+    # block's vertices at one column are one cache line of the table: dense tables are
+    # x-fastest, and hashing XORs an aligned block of x onto an aligned block.
+    blocks = _vertex_blocks(j0s, row_base)
+    along = np.empty((row_base[n_levels], wf), dtype=np.float32)
+    for task in prange(blocks.shape[0]):
+        level, j_lo, j_hi = blocks[task, 0], blocks[task, 1], blocks[task, 2]
+        nk = nks[level]
+        res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
+        vertices = np.empty((nk, j_hi - j_lo, n_feat), dtype=np.float32)
+        for k in range(nk):
+            for j in range(j_lo, j_hi):
+                idx = base + grid_kernels._index2(j0s[level] + j, k0s[level] + k, res, size, is_hashed)
+                for f in range(n_feat):
+                    vertices[k, j - j_lo, f] = table[idx, f]
+        for j in range(j_lo, j_hi):
+            dst = along[row_base[level] + j]
+            for c in range(w):
+                k = g1s[level, c]
+                b = t1s[level, c]
+                for f in range(n_feat):
+                    dst[c * n_feat + f] = (one - b) * vertices[k, j - j_lo, f] + b * vertices[k + 1, j - j_lo, f]
+    # pass 2, per output row: blend two rows of `along` for every level (contiguous, vectorised)
+    # into an [L, W*F] block, then transpose it into the row's [W, L*F] part of `out`
+    n_tasks = (h + ROWS_PER_TASK - 1) // ROWS_PER_TASK
+    for task in prange(n_tasks):
+        block = np.empty((n_levels, wf), dtype=np.float32)
+        words = block.view(out_words.dtype)
+        for r in range(task * ROWS_PER_TASK, min(h, (task + 1) * ROWS_PER_TASK)):
+            for level in range(n_levels):
+                j = row_base[level] + g0s[level, r]
+                a = t0s[level, r]
+                lo_row, hi_row, dst = along[j], along[j + 1], block[level]
+                for q in range(wf):
+                    dst[q] = (one - a) * lo_row[q] + a * hi_row[q]
             base = r * w
-            for lv in range(n_lv):
+            if to_bf16:  # out_words holds bf16 bits, one feature each
+                bits = block.view(np.uint32)
+                for c in range(w):
+                    for level in range(n_levels):
+                        for f in range(n_feat):
+                            out_words[base + c, level * n_feat + f] = _bf16_bits(bits[level, c * n_feat + f])
+            else:
+                for c in range(w):
+                    for level in range(n_levels):
+                        for q in range(wpg):
+                            out_words[base + c, level * wpg + q] = words[level, c * wpg + q]
+
+
+def _backward_lattice(u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, n_parts, wpg, from_bf16):  # pragma: no cover
+    h, w = u.shape[0], v.shape[0]
+    n_feat = grad_table.shape[1]
+    wf = w * n_feat
+    n_lv = level_hi - level_lo
+    one = np.float32(1.0)
+    g0s, t0s, g1s, t1s, j0s, k0s, nks, row_base = _plan(u, v, scales, level_lo, level_hi)
+    n_rows = row_base[n_lv]
+    # Pass 1: the transposed row blend. The levels are split into groups, one per thread; a
+    # group's thread sweeps all output rows, transposes its levels' part of each row of the
+    # gradient (in cache) and adds it, weighted, to the two vertex rows of each level the row
+    # lies between. Every row of `along` belongs to one thread and is summed in row order.
+    along = np.empty((n_rows, wf), dtype=np.float32)
+    for group in prange(n_groups):
+        lv_a = group * n_lv // n_groups
+        lv_b = (group + 1) * n_lv // n_groups
+        along[row_base[lv_a]:row_base[lv_b]] = 0.0
+        block = np.empty((lv_b - lv_a, wf), dtype=np.float32)
+        words = block.view(grad_words.dtype)
+        bits = block.view(np.uint32)
+        for r in range(h):
+            base = r * w
+            if from_bf16:  # grad_words holds bf16 bits, one feature each
+                for c in range(w):
+                    for lv in range(lv_a, lv_b):
+                        col = (level_lo + lv) * n_feat
+                        for f in range(n_feat):
+                            bits[lv - lv_a, c * n_feat + f] = np.uint32(np.uint16(grad_words[base + c, col + f])) << np.uint32(16)
+            else:
+                for c in range(w):
+                    for lv in range(lv_a, lv_b):
+                        col = (level_lo + lv) * wpg
+                        for q in range(wpg):
+                            words[lv - lv_a, c * wpg + q] = grad_words[base + c, col + q]
+            for lv in range(lv_a, lv_b):
                 j = row_base[lv] + g0s[lv, r]
                 a = t0s[lv, r]
-                col = (level_lo + lv) * n_feat
-                for c in range(w):
-                    for f in range(n_feat):
-                        g = grad_out[base + c, col + f]
-                        acc[j, c, f] += (one - a) * g
-                        acc[j + 1, c, f] += a * g
-    along = partial[0]
-    for b in range(1, n_blocks):
-        along += partial[b]
-    # Pass 2, per level and vertex row: spread each row of `along` over the two vertex columns
-    # of every pixel column; then one scatter per vertex into the table
+                lo_row, hi_row, src = along[j], along[j + 1], block[lv - lv_a]
+                for q in range(wf):
+                    g = src[q]
+                    lo_row[q] += (one - a) * g
+                    hi_row[q] += a * g
+    # Pass 2, every vertex row of every level (one parallel loop): spread the row of `along`
+    # over the two vertex columns of each pixel column, into the row's vertex gradients
+    vertex_base = np.zeros(n_lv + 1, dtype=np.int64)
+    for lv in range(n_lv):
+        vertex_base[lv + 1] = vertex_base[lv] + (row_base[lv + 1] - row_base[lv]) * nks[lv]
+    grad_vertices = np.empty((vertex_base[n_lv], n_feat), dtype=np.float32)
+    for row in prange(n_rows):
+        lv = _level_of(row_base, row)
+        nk = nks[lv]
+        start = vertex_base[lv] + (row - row_base[lv]) * nk
+        dst = grad_vertices[start:start + nk]
+        dst[:] = 0.0
+        src = along[row]
+        for c in range(w):
+            k = g1s[lv, c]
+            b = t1s[lv, c]
+            for f in range(n_feat):
+                dst[k, f] += (one - b) * src[c * n_feat + f]
+                dst[k + 1, f] += b * src[c * n_feat + f]
+    # Pass 3, one scatter per vertex into the table, per level. A dense level whose vertex box
+    # lies inside the grid maps vertices to distinct entries: parallel over vertex rows. Hashed
+    # (or beyond-edge) vertices may share entries: the level's entries are split into n_parts
+    # ranges, each thread visits every vertex in order and adds those in its range.
     for lv in range(n_lv):
         level = level_lo + lv
-        scale = np.float64(scales[level])
-        g0, _ = _cells(scale, u)
-        g1, t1 = _cells(scale, v)
-        j0, k0 = g0.min(), g1.min()
-        nj, nk = g0.max() + 2 - j0, g1.max() + 2 - k0
-        grad_vertices = np.zeros((nj, nk, n_feat), dtype=np.float32)
-        for j in prange(nj):
-            src = along[row_base[lv] + j]
-            for c in range(w):
-                k = g1[c] - k0
-                b = t1[c]
-                for f in range(n_feat):
-                    grad_vertices[j, k, f] += (one - b) * src[c, f]
-                    grad_vertices[j, k + 1, f] += b * src[c, f]
-        # serial: beyond-edge and hashed vertices may share table rows
         res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
-        for j in range(nj):
-            for k in range(nk):
-                idx = base + grid_kernels._index2(j0 + j, k0 + k, res, size, is_hashed)
-                for f in range(n_feat):
-                    grad_table[idx, f] += grad_vertices[j, k, f]
+        nj, nk, j0, k0 = row_base[lv + 1] - row_base[lv], nks[lv], j0s[lv], k0s[lv]
+        first = vertex_base[lv]
+        if not is_hashed and j0 >= 0 and k0 >= 0 and j0 + nj <= res and k0 + nk <= res:
+            for j in prange(nj):
+                for k in range(nk):
+                    idx = base + (j0 + j) + (k0 + k) * res
+                    for f in range(n_feat):
+                        grad_table[idx, f] += grad_vertices[first + j * nk + k, f]
+        else:
+            for part in prange(n_parts):
+                lo_idx = part * size // n_parts
+                hi_idx = (part + 1) * size // n_parts
+                for j in range(nj):
+                    for k in range(nk):
+                        idx = grid_kernels._index2(j0 + j, k0 + k, res, size, is_hashed)
+                        if lo_idx <= idx < hi_idx:
+                            for f in range(n_feat):
+                                grad_table[base + idx, f] += grad_vertices[first + j * nk + k, f]
 
 
 if AVAILABLE:
     _cells = numba.njit(cache=True)(_cells)
+    _plan = numba.njit(cache=True)(_plan)
+    _level_of = numba.njit(inline="always", cache=True)(_level_of)
+    _bf16_bits = numba.njit(inline="always", cache=True)(_bf16_bits)
+    _vertex_blocks = numba.njit(cache=True)(_vertex_blocks)
     _forward_lattice = numba.njit(parallel=True, cache=True)(_forward_lattice)
     _backward_lattice = numba.njit(parallel=True, cache=True)(_backward_lattice)
 
 
+def _words(features: np.ndarray, n_feat: int) -> tuple[np.ndarray, int]:
+    """features [N, L*F] viewed as whole words for the transposes, and the words per level:
+    float32 features as 8-byte words when F is even (two features per word), else 4-byte;
+    bfloat16 features (int16 bits) one per word."""
+    if features.dtype == np.int16:
+        return features.view(np.uint16), n_feat
+    if n_feat % 2 == 0:
+        return features.view(np.uint64), n_feat // 2
+    return features.view(np.uint32), n_feat
+
+
 def lattice_forward(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out) -> None:
-    """out[r * W + c, l*F + f]: features of lattice point (u[r], v[c]) for levels < n_levels."""
-    _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out)
+    """out[r * W + c, l*F + f]: features of lattice point (u[r], v[c]) for levels < n_levels;
+    `out` is float32, or int16 to receive bfloat16 bits (rounded to nearest even)."""
+    out_words, wpg = _words(out, table.shape[1])
+    _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out_words, wpg, out.dtype == np.int16)
 
 
 def lattice_backward(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table) -> None:
-    """grad_table += the transposed interpolation of grad_out, for levels in [level_lo, level_hi)."""
-    # a fixed number of row blocks (not one per thread): the blocks' partial sums are added in
-    # a fixed order, so gradients (and encoded files) do not depend on the machine's core count
-    n_blocks = max(1, min(BACKWARD_BLOCKS, u.shape[0]))
-    _backward_lattice(u, v, grad_out, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_blocks)
+    """grad_table += the transposed interpolation of grad_out (float32, or int16 holding
+    bfloat16 bits), for levels in [level_lo, level_hi)."""
+    threads = numba.get_num_threads()
+    grad_words, wpg = _words(np.ascontiguousarray(grad_out), grad_table.shape[1])
+    n_groups = max(1, min(threads, level_hi - level_lo))
+    _backward_lattice(
+        u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, threads, wpg,
+        grad_out.dtype == np.int16,
+    )

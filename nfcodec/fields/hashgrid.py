@@ -69,26 +69,31 @@ def select_backend(device: torch.device) -> str:
 
 
 class _NumbaGrid(torch.autograd.Function):
-    """Grid features through the CPU kernels; the table gradient covers levels [lo, hi) only."""
+    """Grid features through the CPU kernels; the table gradient covers levels [lo, hi) only.
+    Features come out in `dtype`: float32, or bfloat16 for an MLP under bf16 autocast (which
+    would round them to bf16 anyway): the lattice kernels then write and read bf16 directly,
+    half the memory traffic and no separate casts."""
 
     @staticmethod
-    def forward(ctx, table: torch.Tensor, coords: torch.Tensor, layout: GridLayout, n_levels: int, grad_levels: tuple[int, int]):  # type: ignore[override]
+    def forward(ctx, table: torch.Tensor, coords: torch.Tensor, layout: GridLayout, n_levels: int, grad_levels: tuple[int, int], dtype: torch.dtype):  # type: ignore[override]
         f = layout.config.n_features
         points = coords.detach().contiguous().numpy()
-        out = np.empty((points.shape[0], n_levels * f), dtype=np.float32)
         tables = table.detach().numpy().reshape(-1, f)
         # points on a lattice (an image's pixel centres, or whole rows of them) take the
         # separable kernels; anything else the general ones
         axes = _lattice_axes(coords, points) if layout.config.in_dim == 2 else None
         if axes is not None and not grid_lattice.lattice_worthwhile(*axes, layout.scales, n_levels):
             axes = None
-        if axes is not None:
-            grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, out)
-        else:
-            grid_kernels.grid_forward(points, tables, *_layout_arrays(layout), n_levels, out)
         ctx.save_for_backward(coords)
         ctx.layout, ctx.grad_levels, ctx.n_params, ctx.axes = layout, grad_levels, table.numel(), axes
-        return torch.from_numpy(out)
+        if axes is not None:
+            features = torch.empty(points.shape[0], n_levels * f, dtype=dtype)
+            bits = features.view(torch.int16) if dtype == torch.bfloat16 else features
+            grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, bits.numpy())
+            return features
+        out = np.empty((points.shape[0], n_levels * f), dtype=np.float32)
+        grid_kernels.grid_forward(points, tables, *_layout_arrays(layout), n_levels, out)
+        return torch.from_numpy(out).to(dtype)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
@@ -98,12 +103,14 @@ class _NumbaGrid(torch.autograd.Function):
         grad = np.zeros((ctx.n_params // f, f), dtype=np.float32)
         lo, hi = ctx.grad_levels
         if hi > lo and ctx.axes is not None:
-            grid_lattice.lattice_backward(*ctx.axes, grad_out.contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad)
+            grad_out = grad_out.contiguous()
+            bits = grad_out.view(torch.int16) if grad_out.dtype == torch.bfloat16 else grad_out.float()
+            grid_lattice.lattice_backward(*ctx.axes, bits.numpy(), *_layout_arrays(layout), lo, hi, grad)
         elif hi > lo:
             grid_kernels.grid_backward(
-                coords.contiguous().numpy(), grad_out.contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad
+                coords.contiguous().numpy(), grad_out.float().contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad
             )
-        return torch.from_numpy(grad.reshape(-1)), None, None, None, None
+        return torch.from_numpy(grad.reshape(-1)), None, None, None, None, None
 
 
 # id(coords) -> (weak reference, version, axes); entries leave when their tensor is freed
@@ -151,19 +158,21 @@ class GridEncoding(nn.Module):
         n_levels: int | None = None,
         grad_levels: tuple[int, int] | None = None,
         backend: str | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
         """coords [N, D] in [0, 1] -> features [N, n_levels * F]. `grad_levels` limits the table
-        gradient to levels [lo, hi) (the others are frozen); default: every level used."""
+        gradient to levels [lo, hi) (the others are frozen); default: every level used. `dtype`
+        bfloat16 asks for features rounded to bf16 (for an MLP under bf16 autocast)."""
         n_levels = n_levels or self.config.n_levels
         grad_levels = grad_levels or (0, n_levels)
         backend = backend or select_backend(coords.device)
         if backend == "numba":
-            return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels)
+            return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels, dtype)
         if backend == "tcnn":
             out = tcnn_backend.encode(self.table, coords, self.layout, n_levels)
             if out is not None:
-                return out
-        return self.torch_forward(coords, n_levels)
+                return out.to(dtype)
+        return self.torch_forward(coords, n_levels).to(dtype)
 
     def torch_forward(self, coords: torch.Tensor, n_levels: int) -> torch.Tensor:
         feats = []

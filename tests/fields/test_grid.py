@@ -214,3 +214,57 @@ def test_tcnn_parameter_vector_round_trip():
     bad[12] = 1.0
     with pytest.raises(ValueError):
         load_tcnn(other, type(model)(**{**model.__dict__, "params": bad}))
+
+
+def test_lattice_gradients_do_not_depend_on_the_thread_count():
+    """Encoded files must not depend on the machine: every lattice sum runs in a fixed order."""
+    import numba
+
+    from nfcodec.signals.image import pixel_coords
+
+    if not grid_kernels.AVAILABLE or numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs numba with 2 threads")
+    config = GridConfig(in_dim=2, n_levels=6, n_features=2, log2_hashmap_size=8, base_resolution=4, per_level_scale=1.8)
+    encoding = GridEncoding(config)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        encoding.table.uniform_(-1, 1, generator=g)
+    x = torch.from_numpy(pixel_coords(40, 56))
+    upstream = torch.randn(x.shape[0], 12, generator=g)
+    grads = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            (grad,) = torch.autograd.grad((encoding(x, backend="numba") * upstream).sum(), encoding.table)
+            grads.append(grad)
+    finally:
+        numba.set_num_threads(before)
+    assert torch.equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(2, 9)])
+def test_bf16_features_equal_the_cast_and_carry_the_same_gradient(rows):
+    """Under bf16 autocast the grid hands the MLP bf16 features itself (the lattice kernels
+    round in place); they must be exactly what casting the float32 features gives, on every
+    path, and the gradient through them the same."""
+    from nfcodec.signals.image import pixel_coords
+
+    config = GridConfig(in_dim=2, n_levels=4, n_features=2, log2_hashmap_size=7, base_resolution=3, per_level_scale=1.9)
+    encoding = GridEncoding(config)
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        encoding.table.uniform_(-1, 1, generator=g)
+    lattice = torch.from_numpy(pixel_coords(11, 17, rows))
+    scattered = torch.rand(150, 2, generator=g)
+    backends = ["torch"] + (["numba"] if grid_kernels.AVAILABLE else [])
+    for x in (lattice, scattered):
+        for backend in backends:
+            full = encoding(x, backend=backend)
+            half = encoding(x, backend=backend, dtype=torch.bfloat16)
+            assert half.dtype == torch.bfloat16
+            assert torch.equal(half, full.to(torch.bfloat16)), backend
+            upstream = torch.randn(full.shape, generator=g).to(torch.bfloat16).float()
+            (grad_full,) = torch.autograd.grad((full * upstream).sum(), encoding.table)
+            (grad_half,) = torch.autograd.grad((half.float() * upstream).sum(), encoding.table)
+            assert torch.allclose(grad_half, grad_full, atol=1e-6, rtol=1e-6), backend
