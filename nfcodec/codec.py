@@ -235,6 +235,7 @@ def _search_config(config: EncodeConfig, candidates: tuple[str, ...] | None) -> 
         candidates=candidates, keep_interpolation=config.keep_interpolation, probe_side=config.probe_side,
         seed=config.seed, lr_factors=(1.0,) if config.lr else tuple(policy["lr_factors"]),
         encode_lr_fraction=None if config.lr else policy["encode_lr_fraction"],
+        encode_lr_range=tuple(policy["encode_lr_range"]),
     )
 
 

@@ -19,13 +19,13 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     # probe rate the encode trains at (None: the rate is not searched, only transforms are,
     # and the encode keeps "lr"). Measured for the grid only (search_payoff.md).
     "siren": {"lr": 1e-3, "steps": 300, "dtype": {"*": "f16"}, "base_width": 30, "hidden_layers": 4,
-              "search_lr": {"lr_factors": (0.5, 1.0, 2.0), "encode_lr_fraction": None}},
+              "search_lr": {"lr_factors": (0.5, 1.0, 2.0), "encode_lr_fraction": None, "encode_lr_range": (0.5, 2.0)}},
     # Chosen by measurement on Kodak (benchmarks/results/default_config.md, README "Fields and
     # defaults"): quality per second on a 2-core CPU at <= 4 bpp.
     "grid": {
         "lr": 1e-2,
         "steps": 150,
-        "search_lr": {"lr_factors": (1.0, 2.0, 4.0), "encode_lr_fraction": 0.5},
+        "search_lr": {"lr_factors": (1.0, 2.0, 4.0), "encode_lr_fraction": 0.5, "encode_lr_range": (1.0, 2.0)},
         "dtype": {"table": "q8", "*": "f16"},
         "step_sigma": {"table": 1 / 6},  # q8 step = std / 6: keeps the default under 4 bpp on Kodak
         "n_levels": 16,

@@ -45,6 +45,10 @@ class SearchConfig:
     # stage at full width, the encode four stages of 150 cosine-decayed steps: half the probes'
     # best rate was the encode's best on the grid (benchmarks/results/search_payoff.md).
     encode_lr_fraction: float | None = 0.5
+    # the searched encode rate stays within these factors of the base rate: on all 24 Kodak
+    # images half the base rate was never the encode's best (-1.5 dB on average), and rates
+    # above twice it are untested on whole encodes (search_payoff.md, Part 3)
+    encode_lr_range: tuple[float, float] = (1.0, 2.0)
     max_transforms: int = 3  # probed transforms after the predictor's pruning (identity included)
     probe_side: int = 128  # crop side in pixels
     # steps of the first round: probe rates only separate after ~64 steps (kodim03: 4e-2 leads
@@ -205,7 +209,9 @@ def search(
     rate = float(np.median([a.seconds_per_step for a in arms]))
     # decisions use predicted steps (deterministic); seconds are reported only
     costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
-    chosen, lr, reason = decide(arms, alive, costs, base_lr, config.margin_db, config.encode_lr_fraction if tune_rate else None)
+    chosen, lr, reason = decide(
+        arms, alive, costs, base_lr, config.margin_db, config.encode_lr_fraction if tune_rate else None, config.encode_lr_range
+    )
     progress.finish(f"{chosen.preset}, encode lr {lr:g}")
     rows = [
         SearchRow(
@@ -357,7 +363,7 @@ def predicted_steps(arm: Arm, target_psnr: float, seconds_per_step: float = 1.0)
 
 def decide(
     arms: list[Arm], alive: list[Arm], costs: dict[int, float | None], base_lr: float, margin_db: float,
-    lr_fraction: float | None = None,
+    lr_fraction: float | None = None, lr_range: tuple[float, float] = (0.0, math.inf),
 ) -> tuple[Arm, float, str]:
     """The arm to encode with, the encode's learning rate, and why.
 
@@ -365,7 +371,8 @@ def decide(
     transform): the predicted-cheapest survivor wins if it beats the identity's best arm by
     `margin_db` at equal steps. Probes are short single stages at a constant rate, which favour
     larger rates than an encode's longer, decayed stages, so the encode takes the chosen arm's
-    rate times `lr_fraction` (measured: SearchConfig.encode_lr_fraction). Without a fraction
+    rate times `lr_fraction` (measured: SearchConfig.encode_lr_fraction), kept within
+    `lr_range` times `base_lr` (SearchConfig.encode_lr_range). Without a fraction
     (the rate was not searched) it keeps `base_lr`, rescaled by the chosen arm's rate over the
     identity's best (a transform that halves the values needs a larger rate than the identity)."""
     # the identity's best rate: its surviving arm (halving's order and tie-break), else the one
@@ -375,13 +382,17 @@ def decide(
         (a for a in arms if a.preset == IDENTITY), key=lambda a: (a.steps, a.psnr))
 
     def encode_lr(arm: Arm) -> float:
-        return arm.lr * lr_fraction if lr_fraction is not None else base_lr * arm.lr / best_identity.lr
+        if lr_fraction is None:
+            return base_lr * arm.lr / best_identity.lr
+        return min(max(arm.lr * lr_fraction, base_lr * lr_range[0]), base_lr * lr_range[1])
 
     def rate_note(arm: Arm) -> str:
         if lr_fraction is None:
             return ""
         rates = "/".join(f"{r:g}" for r in sorted({a.lr for a in arms if a.preset == arm.preset}))
-        return f"; best probe lr {arm.lr:g} of {rates}: encode lr {encode_lr(arm):g}"
+        lr = encode_lr(arm)
+        bounded = f" ({arm.lr * lr_fraction:g} bounded to {base_lr * lr_range[0]:g}-{base_lr * lr_range[1]:g})" if lr != arm.lr * lr_fraction else ""
+        return f"; best probe lr {arm.lr:g} of {rates}: encode lr {lr:g}{bounded}"
 
     ranked = sorted(alive, key=lambda a: (costs[id(a)] if costs[id(a)] is not None else math.inf, a.preset != IDENTITY))
     best = ranked[0]

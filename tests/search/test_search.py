@@ -92,6 +92,17 @@ def test_decision_compares_transforms_at_their_best_rate_and_scales_the_probe_ra
     assert chosen is halve and lr == pytest.approx(0.012) and "leads the identity by 1.00 dB" in reason
 
 
+def test_the_searched_encode_rate_stays_within_its_range_of_the_base_rate():
+    slow = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
+    fast = _arm("identity", 0.04, [(8, 21.0), (16, 26.0)])
+    for best, expected, note in ((slow, 0.01, "encode lr 0.01 (0.005 bounded to 0.01-0.02)"), (fast, 0.02, "encode lr 0.02")):
+        chosen, lr, reason = decide([slow, fast], [best], {id(best): 16.0}, 0.01, margin_db=0.3, lr_fraction=0.5, lr_range=(1.0, 2.0))
+        assert chosen is best and lr == pytest.approx(expected) and reason.endswith(note)
+    # a rate above the range is brought down to its top
+    chosen, lr, reason = decide([slow, fast], [fast], {id(fast): 16.0}, 0.01, margin_db=0.3, lr_fraction=1.0, lr_range=(1.0, 2.0))
+    assert lr == pytest.approx(0.02) and "(0.04 bounded to 0.01-0.02)" in reason
+
+
 def test_decision_without_a_searched_rate_rescales_the_given_one():
     base = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
     halve = _arm("halve", 0.01, [(8, 22.0), (16, 27.0)])
@@ -146,7 +157,8 @@ def test_identity_alone_still_races_its_learning_rates(sample_pixels):
     from nfcodec.codec import EncodeConfig
 
     values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
-    config = SearchConfig(candidates=("rpp",), probe_side=32, first_steps=8, lr_factors=(1.0, 2.0, 4.0), encode_lr_fraction=0.3)
+    config = SearchConfig(candidates=("rpp",), probe_side=32, first_steps=8, lr_factors=(1.0, 2.0, 4.0), encode_lr_fraction=0.3,
+                          encode_lr_range=(0.0, math.inf))
     result = search_for_encode(values, EncodeConfig(), config)
     probed = [r for r in result.rows if r.transform == "identity"]
     assert sorted(r.lr for r in probed) == pytest.approx([0.01, 0.02, 0.04])
@@ -162,7 +174,7 @@ def test_encode_search_rate_policy_per_architecture_and_explicit_lr():
     from nfcodec.codec import EncodeConfig, _search_config
 
     grid = _search_config(EncodeConfig(arch="grid"), None)
-    assert grid.lr_factors == (1.0, 2.0, 4.0) and grid.encode_lr_fraction == 0.5
+    assert grid.lr_factors == (1.0, 2.0, 4.0) and grid.encode_lr_fraction == 0.5 and grid.encode_lr_range == (1.0, 2.0)
     # the SIREN's rate is not searched (the fraction was measured on the grid only)
     siren = _search_config(EncodeConfig(arch="siren"), None)
     assert siren.encode_lr_fraction is None
