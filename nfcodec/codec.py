@@ -146,7 +146,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     lr = config.lr or defaults["lr"]
     searched = None
     if fixed is None:
-        searched = search_for_encode(image, config, _search_config(config, candidates), device=device, progress=progress)
+        searched = search_for_encode(image, config, search_config_for(config, candidates), device=device, progress=progress)
         fixed, lr = searched.transform, searched.lr
         progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
     transform = fit_transform(fixed, image, config.seed)
@@ -228,13 +228,13 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     )
 
 
-def _search_config(config: EncodeConfig, candidates: tuple[str, ...] | None) -> SearchConfig:
+def search_config_for(config: EncodeConfig, candidates: tuple[str, ...] | None) -> SearchConfig:
     # the architecture's rate policy; an explicit --lr is kept: the search compares transforms only
     policy = ARCH_DEFAULTS[config.arch]["search_lr"]
     return SearchConfig(
         candidates=candidates, keep_interpolation=config.keep_interpolation, probe_side=config.probe_side,
         seed=config.seed, lr_factors=(1.0,) if config.lr else tuple(policy["lr_factors"]),
-        encode_lr_fraction=None if config.lr else policy["encode_lr_fraction"],
+        rate_gradient_threshold=None if config.lr else policy["rate_gradient_threshold"],
         encode_lr_range=tuple(policy["encode_lr_range"]),
     )
 
@@ -256,7 +256,7 @@ def search_image(
     config = config or EncodeConfig()
     signal = read_image(input_path)
     image = signal.values().reshape(signal.height, signal.width, signal.channels)
-    search_config = search_config or _search_config(config, None)
+    search_config = search_config or search_config_for(config, None)
     return search_for_encode(image, config, search_config, device=resolve_device(config.device), progress=progress)
 
 

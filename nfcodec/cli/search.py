@@ -23,29 +23,32 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
     """Find the transform and learning rate that make INPUT fit fastest, without encoding.
 
     The predictor ranks every candidate from the signal's statistics; those it expects to beat
-    the identity (at most a few; --probe-all: every distinct one) are probed with the identity
-    at three learning rates on a centre crop, with successive halving; the cheapest predicted
-    time to the best quality wins, if it beats the identity clearly, and the encode trains at
-    half its best probe rate. Even when no transform is worth probing, the identity's rates are.
-    `nfc encode` runs the same search by default (`--transform auto`).
+    the identity (at most a few; --probe-all: every distinct one) are probed with the identity,
+    each at three learning rates, on a centre crop, with successive halving; the cheapest
+    predicted time to the best quality wins if it beats the identity clearly. When no
+    transform is worth probing nothing is probed. The encode's learning rate (grid) comes from
+    the whole image: twice the base rate for textured images (mean luma gradient >= 0.085),
+    the base rate otherwise; a chosen transform rescales it by its best probe rate over the
+    identity's. `nfc encode` runs the same search by default (`--transform auto`).
 
     Example:
 
         nfc search photo.png --json
     """
-    from ..codec import EncodeConfig, search_image
+    from ..codec import EncodeConfig, search_config_for, search_image
     from ..errors import UsageError
     from ..progress import Progress
-    from ..search import SearchConfig, parse_transform_choice
+    from ..search import parse_transform_choice
 
     fixed, names = parse_transform_choice(transform_text)
     if fixed is not None:
         raise UsageError("nfc search needs 'auto' or at least two transforms to compare")
-    config = SearchConfig(candidates=names, keep_interpolation=keep_interpolation, probe_side=probe_side, seed=seed)
+    encode_config = EncodeConfig(arch=arch, seed=seed, keep_interpolation=keep_interpolation, probe_side=probe_side)
+    config = search_config_for(encode_config, names)  # the search `nfc encode` would run
     if probe_all:
         config.min_predicted_gain = float("-inf")
         config.max_transforms = 1 << 10
-    result = search_image(input_path, EncodeConfig(arch=arch, seed=seed), config, Progress(enabled=not quiet))
+    result = search_image(input_path, encode_config, config, Progress(enabled=not quiet))
     if as_json:
         print_json({"input": input_path, **result.to_json(), "search": result.to_json()["rows"]})
         return

@@ -29,7 +29,6 @@ if AVAILABLE:
 
 MAX_VERTEX_WORK = 4  # lattice kernels only while a level's vertex box is at most this x the points
 ROWS_PER_TASK = 8  # output rows per parallel task in the forward blend
-VERTEX_BLOCK = 8  # vertex rows per parallel task: 8 entries of 8 bytes make one cache line
 
 
 def lattice_worthwhile(u: np.ndarray, v: np.ndarray, scales: np.ndarray, n_levels: int) -> bool:
@@ -104,27 +103,6 @@ def _plan(u, v, scales, level_lo, level_hi):  # pragma: no cover - jitted
     return g0s, t0s, g1s, t1s, j0s, k0s, nks, row_base
 
 
-def _vertex_blocks(j0s, row_base):  # pragma: no cover - jitted
-    """(level, first row, end row) of each block of vertex rows (rows relative to the level's
-    first, j0s[lv]); blocks are aligned to multiples of VERTEX_BLOCK in grid coordinates."""
-    n_lv = j0s.shape[0]
-    count = 0
-    for lv in range(n_lv):
-        nj = row_base[lv + 1] - row_base[lv]
-        count += (j0s[lv] + nj - 1) // VERTEX_BLOCK - j0s[lv] // VERTEX_BLOCK + 1
-    blocks = np.empty((count, 3), dtype=np.int64)
-    i = 0
-    for lv in range(n_lv):
-        nj = row_base[lv + 1] - row_base[lv]
-        j = 0
-        while j < nj:
-            end = min(nj, (j0s[lv] + j) // VERTEX_BLOCK * VERTEX_BLOCK + VERTEX_BLOCK - j0s[lv])
-            blocks[i, 0], blocks[i, 1], blocks[i, 2] = lv, j, end
-            i += 1
-            j = end
-    return blocks
-
-
 def _bf16_bits(bits):  # pragma: no cover - jitted
     """bfloat16 bits of the float32 with these bits, rounded to nearest even (as torch casts)."""
     if bits & np.uint32(0x7FFFFFFF) > np.uint32(0x7F800000):
@@ -145,29 +123,25 @@ def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n
     wf = w * n_feat
     one = np.float32(1.0)
     g0s, t0s, g1s, t1s, j0s, k0s, nks, row_base = _plan(u, v, scales, 0, n_levels)
-    # pass 1, every vertex row of every level: the row interpolated at every column, into the
-    # stacked buffer `along`. Tasks are blocks of VERTEX_BLOCK rows aligned to the grid, so the
-    # block's vertices at one column are one cache line of the table: dense tables are
-    # x-fastest, and hashing XORs an aligned block of x onto an aligned block.
-    blocks = _vertex_blocks(j0s, row_base)
+    # pass 1, every vertex row of every level (one parallel loop): the row interpolated at
+    # every column, into the stacked buffer `along`
     along = np.empty((row_base[n_levels], wf), dtype=np.float32)
-    for task in prange(blocks.shape[0]):
-        level, j_lo, j_hi = blocks[task, 0], blocks[task, 1], blocks[task, 2]
+    for row in prange(row_base[n_levels]):
+        level = _level_of(row_base, row)
+        j = row - row_base[level]
         nk = nks[level]
         res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
-        vertices = np.empty((nk, j_hi - j_lo, n_feat), dtype=np.float32)
+        vertex_row = np.empty((nk, n_feat), dtype=np.float32)
         for k in range(nk):
-            for j in range(j_lo, j_hi):
-                idx = base + grid_kernels._index2(j0s[level] + j, k0s[level] + k, res, size, is_hashed)
-                for f in range(n_feat):
-                    vertices[k, j - j_lo, f] = table[idx, f]
-        for j in range(j_lo, j_hi):
-            dst = along[row_base[level] + j]
-            for c in range(w):
-                k = g1s[level, c]
-                b = t1s[level, c]
-                for f in range(n_feat):
-                    dst[c * n_feat + f] = (one - b) * vertices[k, j - j_lo, f] + b * vertices[k + 1, j - j_lo, f]
+            idx = base + grid_kernels._index2(j0s[level] + j, k0s[level] + k, res, size, is_hashed)
+            for f in range(n_feat):
+                vertex_row[k, f] = table[idx, f]
+        dst = along[row]
+        for c in range(w):
+            k = g1s[level, c]
+            b = t1s[level, c]
+            for f in range(n_feat):
+                dst[c * n_feat + f] = (one - b) * vertex_row[k, f] + b * vertex_row[k + 1, f]
     # pass 2, per output row: blend two rows of `along` for every level (contiguous, vectorised)
     # into an [L, W*F] block, then transpose it into the row's [W, L*F] part of `out`
     n_tasks = (h + ROWS_PER_TASK - 1) // ROWS_PER_TASK
@@ -288,7 +262,6 @@ if AVAILABLE:
     _plan = numba.njit(cache=True)(_plan)
     _level_of = numba.njit(inline="always", cache=True)(_level_of)
     _bf16_bits = numba.njit(inline="always", cache=True)(_bf16_bits)
-    _vertex_blocks = numba.njit(cache=True)(_vertex_blocks)
     _forward_lattice = numba.njit(parallel=True, cache=True)(_forward_lattice)
     _backward_lattice = numba.njit(parallel=True, cache=True)(_backward_lattice)
 

@@ -71,8 +71,8 @@ def select_backend(device: torch.device) -> str:
 class _NumbaGrid(torch.autograd.Function):
     """Grid features through the CPU kernels; the table gradient covers levels [lo, hi) only.
     Features come out in `dtype`: float32, or bfloat16 for an MLP under bf16 autocast (which
-    would round them to bf16 anyway): the lattice kernels then write and read bf16 directly,
-    half the memory traffic and no separate casts."""
+    would round them to bf16 anyway): on a lattice the kernels then write the features and read
+    their gradient as bf16 directly, half the memory traffic of float32 and no separate casts."""
 
     @staticmethod
     def forward(ctx, table: torch.Tensor, coords: torch.Tensor, layout: GridLayout, n_levels: int, grad_levels: tuple[int, int], dtype: torch.dtype):  # type: ignore[override]
@@ -87,10 +87,12 @@ class _NumbaGrid(torch.autograd.Function):
         ctx.save_for_backward(coords)
         ctx.layout, ctx.grad_levels, ctx.n_params, ctx.axes = layout, grad_levels, table.numel(), axes
         if axes is not None:
-            features = torch.empty(points.shape[0], n_levels * f, dtype=dtype)
-            bits = features.view(torch.int16) if dtype == torch.bfloat16 else features
-            grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, bits.numpy())
-            return features
+            # bf16 is written by the kernels; any other dtype is computed in float32, then cast
+            bf16 = dtype == torch.bfloat16
+            features = torch.empty(points.shape[0], n_levels * f, dtype=torch.bfloat16 if bf16 else torch.float32)
+            grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, (features.view(torch.int16) if bf16 else features).numpy())
+            return features.to(dtype)
+        # scattered points: gathers dominate, a separate cast costs nothing measurable
         out = np.empty((points.shape[0], n_levels * f), dtype=np.float32)
         grid_kernels.grid_forward(points, tables, *_layout_arrays(layout), n_levels, out)
         return torch.from_numpy(out).to(dtype)

@@ -6,12 +6,16 @@
    images keep the identity alone: its learning rates are still probed).
 2. Probe every (transform, lr) arm on a centre crop of the signal (probe.py) for a short budget;
    successive halving keeps the better half and doubles the budget, round after round, until
-   one arm is left or the rounds are spent.
+   one arm is left or the rounds are spent. With nothing but the identity left, nothing is
+   probed.
 3. Decide: fit PSNR ~ a + b log2(steps) to each survivor's curve, predict the steps each needs to
    reach the best PSNR seen, times its measured seconds per step; the cheapest wins if it beats
    the identity's best arm by `margin_db` (probes are a proxy, and a wrong switch costs more
-   than a missed small gain). The encode's learning rate is the chosen arm's, times
-   `encode_lr_fraction` (see `decide`).
+   than a missed small gain).
+The encode's learning rate: the identity's is predicted from the whole image (predictor.
+rate_factor: textured images train faster at twice the base rate, smooth ones lose quality at
+it), a chosen transform's is that times its best probe rate over the identity's (see `decide`).
+A centre crop's own preferred rate was measured to be a poor guide to the whole image's.
 The table (every arm: steps, PSNR, predicted cost, round eliminated, chosen) and the search's
 own wall time are returned; the encoder stores them in the file (`srch` chunk) and `--json`.
 """
@@ -28,7 +32,7 @@ import torch
 from ..errors import UsageError
 from ..progress import SILENT, Progress
 from ..transforms import PRESETS, resolve_preset
-from .predictor import Prediction, distinct, predict
+from .predictor import Prediction, distinct, predict, rate_factor
 from .probe import Arm, ProbeSignal, centre_crop, make_arm, train_arm
 
 IDENTITY = "identity"
@@ -38,17 +42,17 @@ IDENTITY = "identity"
 class SearchConfig:
     candidates: tuple[str, ...] | None = None  # preset names; None: every preset
     keep_interpolation: bool = False  # exclude transforms a decoder cannot resample (permutations)
-    # probe learning rates, times the architecture's (presets.ARCH_DEFAULTS[arch]["search_lr"])
+    # probe learning rates, times the base rate: transforms are compared each at its best
+    # (the architecture's policy: presets.ARCH_DEFAULTS[arch]["search_lr"])
     lr_factors: tuple[float, ...] = (1.0, 2.0, 4.0)
-    # The encode's rate = the best probe arm's times this; None: the rate is not searched (the
-    # encode keeps its own, rescaled for a transform). A grid probe is one short constant-rate
-    # stage at full width, the encode four stages of 150 cosine-decayed steps: half the probes'
-    # best rate was the encode's best on the grid (benchmarks/results/search_payoff.md).
-    encode_lr_fraction: float | None = 0.5
-    # the searched encode rate stays within these factors of the base rate: on all 24 Kodak
-    # images half the base rate was never the encode's best (-1.5 dB on average), and rates
-    # above twice it are untested on whole encodes (search_payoff.md, Part 3)
-    encode_lr_range: tuple[float, float] = (1.0, 2.0)
+    # the identity's encode rate: `raised_lr_factor` x the base rate where the image's mean
+    # luma gradient reaches this (predictor.rate_factor); None: the base rate (an explicit
+    # --lr, or an architecture without a measured rule)
+    rate_gradient_threshold: float | None = None
+    raised_lr_factor: float = 2.0
+    # the encode rate stays within these factors of the base rate (rates beyond were not
+    # measured on whole encodes; half the grid's base rate was never an encode's best)
+    encode_lr_range: tuple[float, float] = (0.5, 2.0)
     max_transforms: int = 3  # probed transforms after the predictor's pruning (identity included)
     probe_side: int = 128  # crop side in pixels
     # steps of the first round: probe rates only separate after ~64 steps (kodim03: 4e-2 leads
@@ -189,14 +193,19 @@ def search(
                   predictor_rank=rank[p.preset], predictor_score=p.score, eliminated_round=0, seconds=0.0)
         for p in predictions if p.preset not in kept
     ]
-    tune_rate = config.encode_lr_fraction is not None and len(config.lr_factors) > 1
-    if kept == [IDENTITY] and not tune_rate:
-        row = SearchRow(transform=IDENTITY, lr=base_lr, steps=0, psnr=None, predicted_steps=None, predicted_cost=None,
+    identity_lr, rate_note = base_lr, ""
+    if config.rate_gradient_threshold is not None:
+        factor, gradient = rate_factor(values, config.rate_gradient_threshold, config.raised_lr_factor)
+        identity_lr = base_lr * factor
+        sign = ">=" if factor != 1.0 else "<"
+        rate_note = f"; mean luma gradient {gradient:.4f} {sign} {config.rate_gradient_threshold:g}: lr {identity_lr:g}"
+    bounds = (base_lr * config.encode_lr_range[0], base_lr * config.encode_lr_range[1])
+    if kept == [IDENTITY]:
+        row = SearchRow(transform=IDENTITY, lr=identity_lr, steps=0, psnr=None, predicted_steps=None, predicted_cost=None,
                         predictor_rank=rank[IDENTITY], predictor_score=score[IDENTITY], eliminated_round=None,
                         seconds=0.0, chosen=True)
-        reason = (f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10) "
-                  "and the learning rate is fixed: no probes")
-        return SearchResult(IDENTITY, base_lr, [row] + unprobed, predictions, time.perf_counter() - start, crop.shape[:2], reason, skipped)
+        reason = f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10): no probes{rate_note}"
+        return SearchResult(IDENTITY, identity_lr, [row] + unprobed, predictions, time.perf_counter() - start, crop.shape[:2], reason, skipped)
 
     from ..signals.image import pixel_coords
 
@@ -209,9 +218,8 @@ def search(
     rate = float(np.median([a.seconds_per_step for a in arms]))
     # decisions use predicted steps (deterministic); seconds are reported only
     costs = {id(a): predicted_steps(a, best_psnr) for a in arms}
-    chosen, lr, reason = decide(
-        arms, alive, costs, base_lr, config.margin_db, config.encode_lr_fraction if tune_rate else None, config.encode_lr_range
-    )
+    chosen, lr, reason = decide(arms, alive, costs, identity_lr, config.margin_db, bounds)
+    reason += rate_note
     progress.finish(f"{chosen.preset}, encode lr {lr:g}")
     rows = [
         SearchRow(
@@ -362,55 +370,37 @@ def predicted_steps(arm: Arm, target_psnr: float, seconds_per_step: float = 1.0)
 
 
 def decide(
-    arms: list[Arm], alive: list[Arm], costs: dict[int, float | None], base_lr: float, margin_db: float,
-    lr_fraction: float | None = None, lr_range: tuple[float, float] = (0.0, math.inf),
+    arms: list[Arm], alive: list[Arm], costs: dict[int, float | None], identity_lr: float, margin_db: float,
+    lr_bounds: tuple[float, float] = (0.0, math.inf),
 ) -> tuple[Arm, float, str]:
     """The arm to encode with, the encode's learning rate, and why.
 
     Transforms are compared at their own best probe learning rate (as the papers tune lr per
     transform): the predicted-cheapest survivor wins if it beats the identity's best arm by
-    `margin_db` at equal steps. Probes are short single stages at a constant rate, which favour
-    larger rates than an encode's longer, decayed stages, so the encode takes the chosen arm's
-    rate times `lr_fraction` (measured: SearchConfig.encode_lr_fraction), kept within
-    `lr_range` times `base_lr` (SearchConfig.encode_lr_range). Without a fraction
-    (the rate was not searched) it keeps `base_lr`, rescaled by the chosen arm's rate over the
-    identity's best (a transform that halves the values needs a larger rate than the identity)."""
+    `margin_db` at equal steps. The identity encodes at `identity_lr`; a transform at that
+    times its best probe rate over the identity's (a transform that halves the values needs a
+    larger rate), kept within `lr_bounds`."""
     # the identity's best rate: its surviving arm (halving's order and tie-break), else the one
     # that went furthest
     alive_identity = [a for a in alive if a.preset == IDENTITY]
     best_identity = alive_identity[0] if alive_identity else max(
         (a for a in arms if a.preset == IDENTITY), key=lambda a: (a.steps, a.psnr))
-
-    def encode_lr(arm: Arm) -> float:
-        if lr_fraction is None:
-            return base_lr * arm.lr / best_identity.lr
-        return min(max(arm.lr * lr_fraction, base_lr * lr_range[0]), base_lr * lr_range[1])
-
-    def rate_note(arm: Arm) -> str:
-        if lr_fraction is None:
-            return ""
-        rates = "/".join(f"{r:g}" for r in sorted({a.lr for a in arms if a.preset == arm.preset}))
-        lr = encode_lr(arm)
-        bounded = f" ({arm.lr * lr_fraction:g} bounded to {base_lr * lr_range[0]:g}-{base_lr * lr_range[1]:g})" if lr != arm.lr * lr_fraction else ""
-        return f"; best probe lr {arm.lr:g} of {rates}: encode lr {lr:g}{bounded}"
-
     ranked = sorted(alive, key=lambda a: (costs[id(a)] if costs[id(a)] is not None else math.inf, a.preset != IDENTITY))
     best = ranked[0]
     if best.preset == IDENTITY:
-        if all(a.preset == IDENTITY for a in arms):
-            why = "only the identity was probed (at several rates)"
-        else:
-            why = "the identity is predicted fastest"
-        return best_identity, encode_lr(best_identity), f"{why}{rate_note(best_identity)}"
+        return best_identity, identity_lr, "the identity is predicted fastest"
     gain = _gain(best, best_identity)
     if gain < margin_db:
-        return best_identity, encode_lr(best_identity), (
+        return best_identity, identity_lr, (
             f"{best.preset} gains only {gain:.2f} dB over the identity at equal probe steps (< {margin_db:g} dB)"
-            f"{rate_note(best_identity)}"
         )
-    lr = encode_lr(best)
-    note = rate_note(best) or f" (best probe lr {best.lr:g} vs {best_identity.lr:g}: encode lr {lr:g})"
-    return best, lr, f"{best.preset} leads the identity by {gain:.2f} dB at equal probe steps{note}"
+    relative = identity_lr * best.lr / best_identity.lr
+    lr = min(max(relative, lr_bounds[0]), lr_bounds[1])
+    bounded = f", {relative:g} bounded to {lr_bounds[0]:g}-{lr_bounds[1]:g}" if lr != relative else ""
+    return best, lr, (
+        f"{best.preset} leads the identity by {gain:.2f} dB at equal probe steps "
+        f"(best probe lr {best.lr:g} vs the identity's {best_identity.lr:g}: encode lr {lr:g}{bounded})"
+    )
 
 
 def _gain(arm: Arm, reference: Arm) -> float:

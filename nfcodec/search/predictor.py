@@ -1,4 +1,5 @@
-"""A cheap ranking of transforms before any probe fit, from statistics of the signal.
+"""A cheap ranking of transforms before any probe fit, from statistics of the signal; and the
+encode's learning rate from the whole image (rate_factor, at the end).
 
 Two effects the transform papers tie to fitting speed (../shared/notes/transforms.md):
 * spectral difficulty: fields learn low frequencies first (spectral bias), so the energy a
@@ -97,3 +98,20 @@ def distinct(predictions: list[Prediction], first: str) -> tuple[list[Prediction
             continue
         reps.append(p)
     return reps, merged
+
+
+def mean_luma_gradient(values: np.ndarray) -> float:
+    """Mean absolute difference between neighbouring pixels of the channel mean of [H, W, C]
+    values in [0, 1], down the columns plus along the rows: fine detail per pixel."""
+    luma = np.asarray(values, dtype=np.float32).mean(axis=-1)
+    down = float(np.mean(np.abs(np.diff(luma, axis=0)))) if luma.shape[0] > 1 else 0.0
+    across = float(np.mean(np.abs(np.diff(luma, axis=1)))) if luma.shape[1] > 1 else 0.0
+    return down + across
+
+
+def rate_factor(values: np.ndarray, threshold: float, raised: float) -> tuple[float, float]:
+    """(learning-rate factor, statistic) for a whole image: `raised` where its mean luma
+    gradient reaches `threshold` (textured images fit faster at a higher rate; on smooth ones
+    it leaves noise the budget cannot remove), else 1."""
+    gradient = mean_luma_gradient(values)
+    return (raised if gradient >= threshold else 1.0), gradient

@@ -25,10 +25,14 @@ def test_search_payoff(tmp_path: Path) -> None:
     bench = bench_support.load_benchmark("search_payoff")
     data = bench_support.sample_data_dir(tmp_path)
     out = tmp_path / "sp.json"
-    bench.main(["--images", "kodim23", "--steps", "2", "--probe-side", "32", "--data-dir", str(data), "--out", str(out)])
+    bench.main(["--images", "kodim23", "--steps", "2", "--probe-side", "32", "--repeats", "2", "--data-dir", str(data), "--out", str(out)])
     saved = json.loads(out.read_text())
     row = saved["per_image"][0]
     assert row["none"]["seconds"] > 0 and row["auto"]["seconds"] > 0
+    for side in ("none", "auto"):  # two runs each; the lower middle one (of two: the faster) counts
+        assert len(row[side]["seconds_all"]) == 2 and row[side]["seconds"] == min(row[side]["seconds_all"])
+    low, high = saved["summary"]["none_over_reference_range"]
+    assert 0 < low <= high
     assert abs(row["ratio"] - row["auto"]["seconds"] / row["none"]["seconds"]) < 1e-9
     assert row["quality"] == row["reference"]["train_psnr"] and len(row["none"]["steps"]) == 4
     assert isinstance(row["reached"]["none"], bool) and isinstance(row["reached"]["auto"], bool)

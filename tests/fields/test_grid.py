@@ -245,9 +245,9 @@ def test_lattice_gradients_do_not_depend_on_the_thread_count():
 
 @pytest.mark.parametrize("rows", [slice(None), slice(2, 9)])
 def test_bf16_features_equal_the_cast_and_carry_the_same_gradient(rows):
-    """Under bf16 autocast the grid hands the MLP bf16 features itself (the lattice kernels
-    round in place); they must be exactly what casting the float32 features gives, on every
-    path, and the gradient through them the same."""
+    """Under bf16 autocast the grid hands the MLP bf16 features itself (the kernels round as
+    they write); they must be exactly what casting the float32 features gives, on every path
+    (lattice, scattered 2-D and 3-D points), and the gradient through them the same."""
     from nfcodec.signals.image import pixel_coords
 
     config = GridConfig(in_dim=2, n_levels=4, n_features=2, log2_hashmap_size=7, base_resolution=3, per_level_scale=1.9)
@@ -258,7 +258,15 @@ def test_bf16_features_equal_the_cast_and_carry_the_same_gradient(rows):
     lattice = torch.from_numpy(pixel_coords(11, 17, rows))
     scattered = torch.rand(150, 2, generator=g)
     backends = ["torch"] + (["numba"] if grid_kernels.AVAILABLE else [])
-    for x in (lattice, scattered):
+    _check_bf16_features(encoding, (lattice, scattered), backends, g)
+    volume = GridEncoding(GridConfig(in_dim=3, n_levels=3, n_features=2, log2_hashmap_size=7, base_resolution=3, per_level_scale=1.9))
+    with torch.no_grad():
+        volume.table.uniform_(-1, 1, generator=g)
+    _check_bf16_features(volume, (torch.rand(90, 3, generator=g),), backends, g)
+
+
+def _check_bf16_features(encoding, inputs, backends, g):
+    for x in inputs:
         for backend in backends:
             full = encoding(x, backend=backend)
             half = encoding(x, backend=backend, dtype=torch.bfloat16)

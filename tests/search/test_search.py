@@ -18,7 +18,7 @@ from nfcodec.search import (
     predicted_steps,
     search_for_encode,
 )
-from nfcodec.search.predictor import frequency_weighted_energy, predict
+from nfcodec.search.predictor import frequency_weighted_energy, mean_luma_gradient, predict, rate_factor
 
 
 def test_parse_transform_choice():
@@ -74,44 +74,43 @@ def test_predicted_steps_extrapolates_psnr_per_doubling():
     assert predicted_steps(_arm("identity", 0.01, [(8, 22.0), (16, 22.0)]), 30.0, 1.0) is None
 
 
-def test_decision_compares_transforms_at_their_best_rate_and_scales_the_probe_rate():
+def test_decision_compares_transforms_at_their_best_rate_and_rescales_the_identity_rate():
     base = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
     fast_lr = _arm("identity", 0.02, [(8, 21.0), (16, 26.0)])
     shift = _arm("centre", 0.02, [(8, 21.0), (16, 26.02)])  # the same fit, a no-op transform
     arms = [base, fast_lr, shift]
     costs = {id(a): predicted_steps(a, 26.02, 1.0) for a in arms}
-    # base_lr 0.003 is none of the probe rates: the encode's rate comes from the probe alone
-    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.003, margin_db=0.1, lr_fraction=0.3)
-    # the identity keeps its best probe rate, scaled for the longer, decayed encode stages
-    assert chosen is fast_lr and lr == pytest.approx(0.006) and "gains only 0.02 dB" in reason
-    assert "best probe lr 0.02 of 0.01/0.02: encode lr 0.006" in reason
+    # the identity encodes at the rate given for it, whatever its probes preferred
+    chosen, lr, reason = decide(arms, [fast_lr, shift], costs, 0.003, margin_db=0.1)
+    assert chosen is fast_lr and lr == 0.003 and "gains only 0.02 dB" in reason
     halve = _arm("halve", 0.04, [(8, 22.0), (16, 27.0)])
     arms = [base, fast_lr, halve]
     costs = {id(a): predicted_steps(a, 27.0, 1.0) for a in arms}
-    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.003, margin_db=0.1, lr_fraction=0.3)
-    assert chosen is halve and lr == pytest.approx(0.012) and "leads the identity by 1.00 dB" in reason
+    # a transform: the identity's rate times its best probe rate over the identity's (0.04 / 0.02)
+    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.003, margin_db=0.1)
+    assert chosen is halve and lr == pytest.approx(0.006) and "leads the identity by 1.00 dB" in reason
+    assert "encode lr 0.006)" in reason
+    chosen, lr, reason = decide(arms, [fast_lr, halve], costs, 0.003, margin_db=0.1, lr_bounds=(0.001, 0.005))
+    assert chosen is halve and lr == pytest.approx(0.005) and "0.006 bounded to 0.001-0.005" in reason
 
 
-def test_the_searched_encode_rate_stays_within_its_range_of_the_base_rate():
-    slow = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
-    fast = _arm("identity", 0.04, [(8, 21.0), (16, 26.0)])
-    for best, expected, note in ((slow, 0.01, "encode lr 0.01 (0.005 bounded to 0.01-0.02)"), (fast, 0.02, "encode lr 0.02")):
-        chosen, lr, reason = decide([slow, fast], [best], {id(best): 16.0}, 0.01, margin_db=0.3, lr_fraction=0.5, lr_range=(1.0, 2.0))
-        assert chosen is best and lr == pytest.approx(expected) and reason.endswith(note)
-    # a rate above the range is brought down to its top
-    chosen, lr, reason = decide([slow, fast], [fast], {id(fast): 16.0}, 0.01, margin_db=0.3, lr_fraction=1.0, lr_range=(1.0, 2.0))
-    assert lr == pytest.approx(0.02) and "(0.04 bounded to 0.01-0.02)" in reason
-
-
-def test_decision_without_a_searched_rate_rescales_the_given_one():
-    base = _arm("identity", 0.01, [(8, 20.0), (16, 24.0)])
-    halve = _arm("halve", 0.01, [(8, 22.0), (16, 27.0)])
-    costs = {id(a): predicted_steps(a, 27.0, 1.0) for a in (base, halve)}
-    chosen, lr, reason = decide([base, halve], [base, halve], costs, 0.003, margin_db=0.1)
-    assert chosen is halve and lr == pytest.approx(0.003) and "encode lr 0.003" in reason
+def test_decision_keeps_the_identity_when_it_is_predicted_fastest():
     only = _arm("identity", 0.003, [(8, 20.0), (16, 24.0)])
-    chosen, lr, reason = decide([only], [only], {id(only): 16.0}, 0.003, margin_db=0.3)
-    assert chosen is only and lr == 0.003 and reason.startswith("only the identity was probed")
+    other = _arm("invert", 0.003, [(8, 18.0), (16, 21.0)])
+    costs = {id(only): 16.0, id(other): predicted_steps(other, 24.0, 1.0)}
+    chosen, lr, reason = decide([only, other], [only, other], costs, 0.006, margin_db=0.3)
+    assert chosen is only and lr == 0.006 and reason == "the identity is predicted fastest"
+
+
+def test_the_rate_rule_reads_the_whole_image_texture():
+    smooth = np.tile(np.linspace(0, 1, 64, dtype=np.float32)[None, :, None], (48, 1, 3))  # a ramp
+    rng = np.random.default_rng(0)
+    textured = rng.random((48, 64, 3), dtype=np.float32)
+    assert mean_luma_gradient(smooth) == pytest.approx(1 / 63, rel=1e-5)  # along the rows only
+    assert rate_factor(smooth, 0.085, 2.0) == (1.0, pytest.approx(1 / 63, rel=1e-5))
+    factor, gradient = rate_factor(textured, 0.085, 2.0)
+    assert factor == 2.0 and gradient > 0.2
+    assert mean_luma_gradient(np.zeros((1, 1, 3), dtype=np.float32)) == 0.0
 
 
 def test_search_on_a_real_crop_is_deterministic_and_complete(sample_pixels):
@@ -153,40 +152,36 @@ def test_no_probe_when_nothing_is_predicted_faster_and_the_rate_is_fixed(sample_
     assert any(s.startswith("rpp (predicted gain -") for s in result.skipped)
 
 
-def test_identity_alone_still_races_its_learning_rates(sample_pixels):
+def test_identity_alone_is_not_probed_and_takes_the_predicted_rate(sample_pixels):
     from nfcodec.codec import EncodeConfig
 
     values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
-    config = SearchConfig(candidates=("rpp",), probe_side=32, first_steps=8, lr_factors=(1.0, 2.0, 4.0), encode_lr_fraction=0.3,
-                          encode_lr_range=(0.0, math.inf))
-    result = search_for_encode(values, EncodeConfig(), config)
-    probed = [r for r in result.rows if r.transform == "identity"]
-    assert sorted(r.lr for r in probed) == pytest.approx([0.01, 0.02, 0.04])
-    # halving: 3 arms x 8 steps, the better 2 to 16, then one is left and the search stops
-    assert sorted(r.steps for r in probed) == [8, 16, 16]
-    (chosen,) = [r for r in probed if r.chosen]
-    assert chosen.steps == 16 and chosen.psnr == max(r.psnr for r in probed if r.steps == 16)
-    assert result.transform == "identity" and result.lr == pytest.approx(chosen.lr * 0.3)
-    assert f"encode lr {result.lr:g}" in result.reason
+    gradient = mean_luma_gradient(values)
+    for threshold, expected in ((gradient * 0.9, 0.02), (gradient * 1.1, 0.01)):
+        config = SearchConfig(candidates=("rpp",), probe_side=32, rate_gradient_threshold=threshold)
+        result = search_for_encode(values, EncodeConfig(), config)
+        assert result.transform == "identity" and result.lr == pytest.approx(expected)
+        assert all(r.steps == 0 for r in result.rows) and "no probes" in result.reason
+        assert f"mean luma gradient {gradient:.4f}" in result.reason and result.rows[0].lr == pytest.approx(expected)
 
 
 def test_encode_search_rate_policy_per_architecture_and_explicit_lr():
-    from nfcodec.codec import EncodeConfig, _search_config
+    from nfcodec.codec import EncodeConfig, search_config_for
 
-    grid = _search_config(EncodeConfig(arch="grid"), None)
-    assert grid.lr_factors == (1.0, 2.0, 4.0) and grid.encode_lr_fraction == 0.5 and grid.encode_lr_range == (1.0, 2.0)
-    # the SIREN's rate is not searched (the fraction was measured on the grid only)
-    siren = _search_config(EncodeConfig(arch="siren"), None)
-    assert siren.encode_lr_fraction is None
-    fixed = _search_config(EncodeConfig(arch="grid", lr=0.003), ("invert",))
-    assert fixed.lr_factors == (1.0,) and fixed.encode_lr_fraction is None and fixed.candidates == ("invert",)
+    grid = search_config_for(EncodeConfig(arch="grid"), None)
+    assert grid.lr_factors == (1.0, 2.0, 4.0) and grid.rate_gradient_threshold == 0.085 and grid.encode_lr_range == (1.0, 2.0)
+    # the SIREN's rate is not predicted (the rule was measured on the grid only)
+    siren = search_config_for(EncodeConfig(arch="siren"), None)
+    assert siren.rate_gradient_threshold is None
+    fixed = search_config_for(EncodeConfig(arch="grid", lr=0.003), ("invert",))
+    assert fixed.lr_factors == (1.0,) and fixed.rate_gradient_threshold is None and fixed.candidates == ("invert",)
 
 
 def test_an_explicit_lr_is_kept_by_the_search(sample_pixels):
-    from nfcodec.codec import EncodeConfig, _search_config
+    from nfcodec.codec import EncodeConfig, search_config_for
 
     values = sample_pixels[180:228, 280:328].astype(np.float32) / 255
-    config = _search_config(EncodeConfig(lr=0.003, probe_side=32), None)
+    config = search_config_for(EncodeConfig(lr=0.003, probe_side=32), None)
     result = search_for_encode(values, EncodeConfig(lr=0.003), dataclasses.replace(config, min_predicted_gain=float("-inf"), first_steps=4, rounds=2))
     probed = [r for r in result.rows if r.steps > 0]
     assert len(probed) >= 2 and all(r.lr == 0.003 for r in probed)
