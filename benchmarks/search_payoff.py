@@ -32,6 +32,7 @@ best for the whole encode, and what the rate auto picked (Part 1) gives.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -108,6 +109,64 @@ def predictor_check(path: Path, probe_side: int) -> dict[str, Any]:
     }
 
 
+def rate_rule(per_image: list[dict[str, Any]], data_dir: Path, threshold: float) -> dict[str, Any]:
+    """How the grid's rate rule (2x the default rate where the mean luma gradient reaches
+    `threshold`, nfcodec.search.predictor.rate_factor) does on images with a learning-rate
+    sweep: per image the statistic and what 2x gains over 1x at the default budget; the rule's
+    mean gain over all images; and a 2-fold check, the threshold fitted on the odd-numbered
+    images (the best mean gain, the highest such threshold) and scored on the even ones, and
+    back."""
+    from nfcodec.search.predictor import mean_luma_gradient
+
+    one, two = f"{DEFAULT_LR:g}", f"{2 * DEFAULT_LR:g}"
+    images = []
+    for r in per_image:
+        if "lr_sweep" not in r:
+            continue
+        signal = read_image(data_dir / f"{r['image']}.png")
+        values = signal.values().reshape(signal.height, signal.width, signal.channels)
+        psnr = r["lr_sweep"]["psnr_by_lr"]
+        images.append({"image": r["image"], "gradient": mean_luma_gradient(values), "gain_2x_db": psnr[two] - psnr[one]})
+
+    def mean_gain(subset: list[dict[str, Any]], t: float) -> float:
+        return sum(i["gain_2x_db"] for i in subset if i["gradient"] >= t) / max(1, len(subset))
+
+    def fit(subset: list[dict[str, Any]]) -> float:
+        values = sorted(i["gradient"] for i in subset)
+        candidates = [0.0] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [math.inf]
+        best = max(mean_gain(subset, t) for t in candidates)
+        return max(t for t in candidates if mean_gain(subset, t) >= best - 1e-12)
+
+    odd = [i for i in images if int(i["image"][-2:]) % 2]
+    even = [i for i in images if not int(i["image"][-2:]) % 2]
+    folds = []
+    for train, test, name in ((odd, even, "fit odd, score even"), (even, odd, "fit even, score odd")):
+        if train and test:
+            t = fit(train)
+            folds.append({"fold": name, "threshold": t, "test_mean_gain_db": mean_gain(test, t),
+                          "test_raised": sum(i["gradient"] >= t for i in test), "test_images": len(test)})
+    for i in images:
+        i["raised"] = i["gradient"] >= threshold
+    return {
+        "threshold": threshold, "images": images, "raised": sum(i["raised"] for i in images),
+        "mean_gain_db": mean_gain(images, threshold),
+        "oracle_mean_gain_db": sum(max(0.0, i["gain_2x_db"]) for i in images) / max(1, len(images)),
+        "misses": [i["image"] for i in images if i["raised"] and i["gain_2x_db"] < 0],
+        "two_fold": folds,
+    }
+
+
+def rate_rule_markdown(rule: dict[str, Any]) -> str:
+    rows = [[i["image"], f"{i['gradient']:.4f}", f"{i['gain_2x_db']:+.2f}", "2x" if i["raised"] else "1x"]
+            for i in sorted(rule["images"], key=lambda i: i["gradient"])]
+    folds = "; ".join(f"{f['fold']}: threshold {f['threshold']:.4f}, {f['test_raised']}/{f['test_images']} raised, "
+                      f"{f['test_mean_gain_db']:+.3f} dB mean on the held-out half" for f in rule["two_fold"])
+    return (markdown_table(["image", "mean luma gradient", "dB at 2x - 1x", "rule"], rows)
+            + f"\n\nThreshold {rule['threshold']:g}: 2x on {rule['raised']}/{len(rows)} images, "
+            f"{rule['mean_gain_db']:+.3f} dB mean over all (per-image best of 1x/2x: {rule['oracle_mean_gain_db']:+.3f}); "
+            f"raised where 2x lost: {', '.join(rule['misses']) or 'none'}. Two-fold check: {folds}.\n")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", nargs="+", default=ALL_IMAGES)
@@ -118,8 +177,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="Part 3: encodes at 0.5x and 2x the default learning rate (2 more encodes per image)")
     ap.add_argument("--repeats", type=int, default=1,
                     help="Part 1: none@q and auto@q each this many times (alternating), median seconds")
+    ap.add_argument("--rate-rule", type=Path, metavar="JSON",
+                    help="only score the grid's learning-rate rule on the lr sweep of an earlier run's JSON (no encodes)")
     ap.add_argument("--out", type=Path, default=RESULTS / "search_payoff.json")
     args = ap.parse_args(argv)
+    threshold = ARCH_DEFAULTS["grid"]["search_lr"]["rate_gradient_threshold"]
+    if args.rate_rule is not None:
+        rule = rate_rule(json.loads(args.rate_rule.read_text())["per_image"], args.data_dir, threshold)
+        print(rate_rule_markdown(rule))
+        return rule
     setup_runtime()
     argv = list(argv if argv is not None else sys.argv[1:])
     paths = [args.data_dir / f"{name}.png" for name in args.images]
@@ -191,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "mean_db_auto_lr_vs_default": float(np.mean([w["auto_lr_psnr"] - w["psnr_by_lr"][f"{DEFAULT_LR:g}"] for w in picked])) if picked else None,
             "mean_db_best_vs_default": float(np.mean([max(w["psnr_by_lr"].values()) - w["psnr_by_lr"][f"{DEFAULT_LR:g}"] for w in sweeps])),
         }
+        summary["rate_rule"] = rate_rule(per_image, args.data_dir, threshold)
     result = {"benchmark": "search_payoff", **run_metadata(argv),
               "settings": {"steps": args.steps, "probe_side": args.probe_side, "images": args.images, "lr_sweep": args.lr_sweep,
                            "repeats": args.repeats},
@@ -206,6 +273,7 @@ def markdown(result: dict[str, Any]) -> str:
              f"{r['auto']['search_seconds']:.2f}", f"{r['ratio']:.3f}"]
             for r in result["per_image"]]
     s = result["summary"]
+    spread = s.get("none_over_reference_range")  # absent in runs made before it was recorded
     table = markdown_table(["image", "q dB (train)", "none s", "none dB", "auto s", "auto dB", "auto reached q", "auto chose",
                             "auto lr", "search s", "auto / none"], rows)
     checks = markdown_table(
@@ -215,8 +283,9 @@ def markdown(result: dict[str, Any]) -> str:
     out = (f"{table}\n\nMean auto / none: {s['mean_ratio_auto_over_none']:.3f} (worst {s['worst_ratio']:.3f}); "
            f"mean search {s['mean_search_seconds']:.2f} s; non-identity choices {s['non_identity_choices']}; "
            f"reached q: none {s['reached_quality_none']}, auto {s['reached_quality_auto']} of {len(rows)}; "
-           f"mean PSNR change {s['mean_psnr_delta']:+.3f} dB; none@q over the reference (the same computation): "
-           f"{s['none_over_reference_range'][0]:.3f}-{s['none_over_reference_range'][1]:.3f}.\n\n{checks}\n\nPredictor's first choice = measured winner: "
+           f"mean PSNR change {s['mean_psnr_delta']:+.3f} dB"
+           + (f"; none@q over the reference (the same computation): {spread[0]:.3f}-{spread[1]:.3f}" if spread else "")
+           + f".\n\n{checks}\n\nPredictor's first choice = measured winner: "
            f"{s['predictor_hits']}/{s['predictor_checked']}.\n")
     sweeps = [r for r in result["per_image"] if "lr_sweep" in r]
     if sweeps:
@@ -229,7 +298,8 @@ def markdown(result: dict[str, Any]) -> str:
                 + f"; auto's rate is the best of the three on {w['auto_picked_best']}/{w['auto_identity_images']} images where "
                 f"it kept the identity. Mean dB at the default budget vs the default rate: auto's rate "
                 + ("-" if w["mean_db_auto_lr_vs_default"] is None else f"{w['mean_db_auto_lr_vs_default']:+.3f}")
-                + f", the best of the three {w['mean_db_best_vs_default']:+.3f}.\n")
+                + f", the best of the three {w['mean_db_best_vs_default']:+.3f}.\n"
+                + ("\n" + rate_rule_markdown(s["rate_rule"]) if "rate_rule" in s else ""))
     return out
 
 

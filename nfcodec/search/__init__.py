@@ -3,7 +3,7 @@
 1. Rank the candidate transforms with a cheap predictor (predictor.py) and keep the best few,
    always including the identity (the baseline every decision is measured against).
    Only transforms predicted faster than the identity by `min_predicted_gain` are probed (most
-   images keep the identity alone: its learning rates are still probed).
+   images keep the identity alone).
 2. Probe every (transform, lr) arm on a centre crop of the signal (probe.py) for a short budget;
    successive halving keeps the better half and doubles the budget, round after round, until
    one arm is left or the rounds are spent. With nothing but the identity left, nothing is
@@ -88,7 +88,7 @@ class SearchRow:
 @dataclass
 class SearchResult:
     transform: str
-    lr: float  # the encode's learning rate (from the chosen arm's, see `decide`)
+    lr: float  # the encode's learning rate (the identity's predicted one, or rescaled: see `decide`)
     rows: list[SearchRow]
     predictions: list[Prediction]
     seconds: float

@@ -41,6 +41,12 @@ def test_search_payoff(tmp_path: Path) -> None:
     assert sweep["best_lr"] in (0.005, 0.01, 0.02)
     assert (sweep["auto_lr"] is None) or sweep["auto_lr_psnr"] == sweep["psnr_by_lr"][f"{sweep['auto_lr']:g}"]
     assert saved["summary"]["lr_sweep"]["images"] == 1
+    rule = saved["summary"]["rate_rule"]
+    (scored,) = rule["images"]
+    assert scored["image"] == "kodim23" and scored["raised"] == (scored["gradient"] >= rule["threshold"])
+    assert scored["gain_2x_db"] == sweep["psnr_by_lr"]["0.02"] - sweep["psnr_by_lr"]["0.01"]
+    # the rule alone, re-scored from the saved run without encoding
+    assert bench.main(["--rate-rule", str(out), "--data-dir", str(data)])["images"] == rule["images"]
     check = saved["predictor"][0]
     assert check["hit"] == (check["predictor_first"] == check["measured_winner"])
     assert saved["summary"]["predictor_checked"] == 1
