@@ -116,7 +116,7 @@ def rate_rule(per_image: list[dict[str, Any]], data_dir: Path, threshold: float)
     mean gain over all images; and a 2-fold check, the threshold fitted on the odd-numbered
     images (the best mean gain, the highest such threshold) and scored on the even ones, and
     back."""
-    from nfcodec.search.predictor import mean_luma_gradient
+    from nfcodec.search.predictor import rate_factor
 
     one, two = f"{DEFAULT_LR:g}", f"{2 * DEFAULT_LR:g}"
     images = []
@@ -124,9 +124,9 @@ def rate_rule(per_image: list[dict[str, Any]], data_dir: Path, threshold: float)
         if "lr_sweep" not in r:
             continue
         signal = read_image(data_dir / f"{r['image']}.png")
-        values = signal.values().reshape(signal.height, signal.width, signal.channels)
+        factor, gradient = rate_factor(signal.values().reshape(signal.height, signal.width, signal.channels), threshold, 2.0)
         psnr = r["lr_sweep"]["psnr_by_lr"]
-        images.append({"image": r["image"], "gradient": mean_luma_gradient(values), "gain_2x_db": psnr[two] - psnr[one]})
+        images.append({"image": r["image"], "gradient": gradient, "gain_2x_db": psnr[two] - psnr[one], "raised": factor > 1.0})
 
     def mean_gain(subset: list[dict[str, Any]], t: float) -> float:
         return sum(i["gain_2x_db"] for i in subset if i["gradient"] >= t) / max(1, len(subset))
@@ -145,8 +145,6 @@ def rate_rule(per_image: list[dict[str, Any]], data_dir: Path, threshold: float)
             t = fit(train)
             folds.append({"fold": name, "threshold": t, "test_mean_gain_db": mean_gain(test, t),
                           "test_raised": sum(i["gradient"] >= t for i in test), "test_images": len(test)})
-    for i in images:
-        i["raised"] = i["gradient"] >= threshold
     return {
         "threshold": threshold, "images": images, "raised": sum(i["raised"] for i in images),
         "mean_gain_db": mean_gain(images, threshold),

@@ -203,24 +203,24 @@ def decode_url(
             raise UsageError("--strict decodes whole files: leave out --width")
         width = total if width is None else width
         end = header.file_size if strict else header.prefix_bytes(width)
-        rendered: dict[int, np.ndarray] = {}  # the last width the progressive decode rendered
+        last: tuple[int, np.ndarray] | None = None  # the last width the progressive decode rendered
         if on_width is None:
             fetcher.fetch_to(end)
         else:
             stream = StreamDecoder(width, scale)
 
             def feed(piece: bytes) -> None:
+                nonlocal last
                 for k in stream.feed(piece):
-                    rendered.clear()
-                    rendered[k] = stream.render(k)
-                    on_width(k, rendered[k])
+                    last = (k, stream.render(k))
+                    on_width(*last)
 
             feed(bytes(fetcher.data))
             fetcher.fetch_to(end, on_data=feed)
-        if width in rendered and not strict:
+        if last is not None and last[0] == width and not strict:
             # the asked-for width is already rendered: do not decode it a second time
             complete = len(fetcher.data) >= header.file_size
-            result = DecodeResult(rendered[width], width, width, total, complete, scale=float(scale),
+            result = DecodeResult(last[1], width, width, total, complete, scale=float(scale),
                                   note=None if complete else f"truncated file: decoded width {width} of {total}")
         else:
             result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict)
