@@ -19,6 +19,7 @@ import torch
 from . import __version__, container
 from .errors import UsageError
 from .fsutil import atomic_write, check_output_path
+from .diagnostics import format_psnr, result_warnings, signal_warnings
 from .metrics import psnr
 from .progress import SILENT, Progress
 from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
@@ -55,6 +56,31 @@ class EncodeConfig:
     transform: str = "auto"
     keep_interpolation: bool = False  # search only transforms a decoder can resample
     probe_side: int = 128  # search probes train on a centre crop of this side
+
+
+def validate_config(config: EncodeConfig) -> None:
+    """Every option checked before any work (reading the input included): a UsageError now
+    instead of a failure after minutes of training."""
+    if config.arch not in ARCH_DEFAULTS:
+        raise UsageError(f"unknown architecture {config.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})")
+    if not 1 <= config.stages <= container.limits_max_stages():
+        raise UsageError(f"--stages must be between 1 and {container.limits_max_stages()}")
+    if config.steps is not None and config.steps < 1:
+        raise UsageError("--steps must be at least 1")
+    if config.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if config.lr is not None and not (math.isfinite(config.lr) and config.lr > 0):
+        raise UsageError(f"--lr must be a finite number > 0, got {config.lr!r}")
+    if config.target_psnr is not None and not math.isfinite(config.target_psnr):
+        raise UsageError(f"--target-psnr must be a finite number of dB, got {config.target_psnr!r}")
+    if config.dtype is not None and config.dtype not in ("f32", "f16", "q16", "q8"):
+        raise UsageError(f"unknown storage dtype {config.dtype!r} (known: f32, f16, q16, q8)")
+    if config.precision not in ("auto", "fp32", "bf16"):
+        raise UsageError(f"unknown precision {config.precision!r} (known: auto, fp32, bf16)")
+    if config.compression not in ("zstd", "none"):
+        raise UsageError(f"unknown compression {config.compression!r} (known: zstd, none)")
+    parse_transform_choice(config.transform)  # unknown transform names
+    resolve_device(config.device)  # CUDA asked for on a machine without it
 
 
 def resolve_device(name: str) -> torch.device:
@@ -97,10 +123,16 @@ class EncodeResult:
     output: str | None = None
     transform_preset: str = "identity"
     search: SearchResult | None = None
+    raw_bytes: int = 0  # the signal's samples at their bit depth, uncompressed
+    warnings: list[str] = field(default_factory=list)  # diagnostics.py: one line each
 
     @property
     def bpp(self) -> float:
         return len(self.data) * 8 / self.pixels
+
+    @property
+    def raw_bpp(self) -> float:
+        return self.raw_bytes * 8 / self.pixels
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,9 +149,21 @@ class EncodeResult:
             },
             "seconds": round(self.seconds, 3),
             **({"search": self.search.to_json()["rows"], "search_summary": _summary(self.search)} if self.search else {}),
-            "stages": [asdict(s) | {"psnr": round(s.psnr, 4), "train_psnr": round(s.train_psnr, 4), "seconds": round(s.seconds, 3)}
+            "stages": [asdict(s) | _psnr_json(s.psnr) | {"train_psnr": _round_finite(s.train_psnr), "seconds": round(s.seconds, 3)}
                        for s in self.stages],
+            "warnings": list(self.warnings),
         }
+
+
+def _round_finite(value: float, digits: int = 4) -> float | None:
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _psnr_json(value: float) -> dict[str, Any]:
+    # JSON has no infinity: an exact reconstruction is null with the reason beside it
+    if math.isinf(value) and value > 0:
+        return {"psnr": None, "psnr_note": "lossless: the decoded signal equals the input"}
+    return {"psnr": _round_finite(value)}
 
 
 def _summary(result: SearchResult) -> dict[str, Any]:
@@ -129,18 +173,16 @@ def _summary(result: SearchResult) -> dict[str, Any]:
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
     """Fit a progressive field to an image and return the `.nff` bytes with per-stage reports."""
     config = config or EncodeConfig()
-    if config.arch not in ARCH_DEFAULTS:
-        raise UsageError(f"unknown architecture {config.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})")
-    if not 1 <= config.stages <= container.limits_max_stages():
-        raise UsageError(f"--stages must be between 1 and {container.limits_max_stages()}")
+    validate_config(config)
     defaults = ARCH_DEFAULTS[config.arch]
     steps = config.steps or defaults["steps"]
-    if steps < 1:
-        raise UsageError("--steps must be at least 1")
     dtype = config.dtype or defaults["dtype"]
-    fixed, candidates = parse_transform_choice(config.transform)  # unknown names fail before any work
+    fixed, candidates = parse_transform_choice(config.transform)
     start = time.perf_counter()
     device = resolve_device(config.device)
+    # built before the search: an impossible stage split fails before any training
+    field_model = build_field(config, (signal.height, signal.width), signal.channels)
+    warnings = signal_warnings(signal.pixels)
     normalised = signal.values()
     image = normalised.reshape(signal.height, signal.width, signal.channels)
     lr = config.lr or defaults["lr"]
@@ -152,7 +194,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
     transform = fit_transform(fixed, image, config.seed)
     if "image" not in transform.modalities:
         raise UsageError(f"transform {fixed!r} does not apply to images")
-    field_model = build_field(config, (signal.height, signal.width), signal.channels).to(device)
+    field_model = field_model.to(device)
     widths = field_model.widths
     coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
     # The field learns the transformed signal; every reported PSNR is measured after inverting.
@@ -184,7 +226,7 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
         decoded = render_image(field_model, transform, geometry, stage, device)
         quality.append(psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1))
         progress.message(
-            f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, {fit.seconds:.1f} s, {quality[-1]:.2f} dB decoded"
+            f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, {fit.seconds:.1f} s, {format_psnr(quality[-1])} decoded"
         )
         encoded.append(enc)
         fits.append(fit)
@@ -222,9 +264,11 @@ def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progre
                 seconds=fit.seconds,
             )
         )
+    raw_bytes = signal.pixels.nbytes
     return EncodeResult(
         data, "image", config.arch, transform.describe(), reports, time.perf_counter() - start, signal.num_points,
-        transform_preset=fixed, search=searched,
+        transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
+        warnings=warnings + result_warnings(len(data), raw_bytes, quality[-1]),
     )
 
 
@@ -268,8 +312,12 @@ def encode(
 ) -> EncodeResult:
     """Encode an image file to `.nff` (default: beside the input); the output appears atomically."""
     output = Path(output_path) if output_path else Path(input_path).with_suffix(".nff")
-    check_output_path(output)  # fail before minutes of training, not after
+    validate_config(config or EncodeConfig())  # fail before minutes of training, not after
+    check_output_path(output, inputs=[input_path])
     result = encode_image(read_image(input_path), config, progress)
+    input_bytes = os.path.getsize(input_path)
+    if result.raw_bytes >= len(result.data) > input_bytes:
+        result.warnings += result_warnings(len(result.data), result.raw_bytes, math.nan, input_bytes)
     atomic_write(output, result.data)
     result.output = str(output)
     return result

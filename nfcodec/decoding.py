@@ -18,7 +18,7 @@ import torch
 
 from . import container
 from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
-from .fsutil import check_output_path
+from .fsutil import check_output_path, input_file
 from .registry import FIELDS, MODALITIES
 from .render import render_image
 from .schema import MAX_FIELD_PARAMS
@@ -172,10 +172,7 @@ def decode_bytes(
 
 
 def read_nff_bytes(path: str | os.PathLike) -> bytes:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    return path.read_bytes()
+    return input_file(path).read_bytes()
 
 
 def decode(
@@ -187,7 +184,7 @@ def decode(
 ) -> DecodeResult:
     """Decode a `.nff` file to a PNG (default: `<name>.decoded.png` beside it)."""
     output = Path(output_path) if output_path else Path(nff_path).with_suffix(".decoded.png")
-    check_output_path(output)
+    check_output_path(output, inputs=[nff_path])
     result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale)
     write_png(output, result.pixels)
     result.output = str(output)

@@ -10,6 +10,14 @@ from .errors import UsageError
 from .fsutil import atomic_write
 
 
+def require_matplotlib() -> None:
+    """UsageError now, before minutes of work, when a plot was asked for without matplotlib."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: pip install 'nfcodec[plot]'")
+
+
 def plot_width_quality(stages: Sequence[Any], path: str | os.PathLike, title: str = "") -> Path:
     """PSNR of each decodable width against the bytes needed to decode it (a file prefix)."""
     try:

@@ -1,4 +1,5 @@
-"""A small progress bar on stderr: redraws in place on a terminal, a line per task otherwise."""
+"""A small progress bar on stderr: redraws in place on a terminal; in a log (a pipe, a file), one
+line at most every few seconds while a task runs, so long work shows it is alive."""
 from __future__ import annotations
 
 import sys
@@ -7,11 +8,13 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, enabled: bool = True, stream: TextIO | None = None, min_interval: float = 0.1):
+    def __init__(self, enabled: bool = True, stream: TextIO | None = None, min_interval: float = 0.1,
+                 log_interval: float = 5.0):
         self.enabled = enabled
         self.stream = stream or sys.stderr
-        self.min_interval = min_interval
         self._interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+        # a terminal redraws often; a log gets a line only every log_interval seconds
+        self.min_interval = min_interval if self._interactive else log_interval
         self._task, self._total, self._done, self._start, self._last = "", 0, 0, 0.0, 0.0
         self._postfix = ""
 
@@ -23,9 +26,9 @@ class Progress:
     def update(self, done: int, postfix: str = "") -> None:
         self._done, self._postfix = done, postfix
         now = time.perf_counter()
-        if self.enabled and self._interactive and now - self._last >= self.min_interval:
+        if self.enabled and now - self._last >= self.min_interval:
             self._last = now
-            self._draw(end="")
+            self._draw(end="" if self._interactive else "\n")
 
     def finish(self, postfix: str = "") -> None:
         self._done = self._total

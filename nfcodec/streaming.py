@@ -18,7 +18,8 @@ import numpy as np
 
 from . import container
 from .decoding import DecodeResult, ImageDecoder, check_scale, decode_bytes, info
-from .errors import InputError, TruncatedFile, UsageError
+from .errors import TruncatedFile, UsageError
+from .fsutil import input_file
 from .remote import READ_PIECE, FetchStats, RangeFetcher, fetch_header
 
 MAX_HEADER_PREFIX = 8 + 12 + (1 << 20)  # signature + framing + the largest header (formats/nff.md, Limits)
@@ -154,8 +155,7 @@ def decode_growing_file(
     """Decode a local file that may still be growing (a download in progress): `on_width(k,
     pixels)` as each stage completes, until the file is complete, `width` is in, or the file
     has not grown for `idle_timeout` seconds. Returns the last width decoded."""
-    if not os.path.isfile(path):
-        raise InputError(f"no such file: {path}")
+    input_file(path)
     stream = StreamDecoder(width, scale)
     pixels, last, seen = None, 0, 0
     for piece in follow_file(path, idle_timeout=idle_timeout):

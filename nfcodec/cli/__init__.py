@@ -1,15 +1,19 @@
 """The `nfc` command: thin click commands over the nfcodec Python API (one module per command)."""
 from __future__ import annotations
 
-import click
+from ..threads import set_wait_policy
 
-from .. import __version__
-from ..runtime import tune_allocator
-from .common import NfcGroup
-from .decode import decode_command
-from .encode import encode_command
-from .info import info_command
-from .search import search_command
+set_wait_policy()  # before anything below can load numpy's, torch's or numba's thread pools
+
+import click  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..runtime import tune_allocator  # noqa: E402
+from .common import NfcGroup  # noqa: E402
+from .decode import decode_command  # noqa: E402
+from .encode import encode_command  # noqa: E402
+from .info import info_command  # noqa: E402
+from .search import search_command  # noqa: E402
 
 
 @click.group(cls=NfcGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -71,3 +71,28 @@ def note(message: str) -> None:
 def json_option(f: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
 
+
+
+def _configure_threads(ctx: click.Context, _param: click.Parameter, value: int | None) -> Any:
+    # eager: runs before any other option's callback can import torch or numba, so the OpenMP
+    # settings are in the environment when those libraries load
+    from ..threads import configure_threads
+
+    settings = configure_threads(value)
+    ctx.meta["nfc.threads"] = settings
+    return settings
+
+
+def threads_option(f: Any) -> Any:
+    return click.option(
+        "--threads", type=click.IntRange(1, 1024), is_eager=True, expose_value=False, callback=_configure_threads,
+        metavar="N",
+        help="Worker threads for torch, numba and OpenMP [default: $NFC_THREADS, else $OMP_NUM_THREADS, else the "
+             "CPUs this process may use (affinity and cgroup quota)]. Idle threads sleep, so encodes beside other "
+             "work slow down fairly; files are byte-identical for a given thread count. Batch workers: cores / workers.",
+    )(f)
+
+
+def thread_settings() -> Any:
+    """The ThreadSettings the current command applied (see threads_option)."""
+    return click.get_current_context().meta["nfc.threads"]

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from .common import json_option, note, print_json
+from .common import json_option, threads_option, note, print_json
 
 
 def default_output(source: str, is_url: bool) -> Path:
@@ -28,6 +28,7 @@ def default_output(source: str, is_url: bool) -> Path:
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
               help="Seconds to wait for a server, or (--progressive on a file) for the file to grow.")
 @click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries after a failed or cut request (URLs).")
+@threads_option
 @json_option
 def decode_command(source, output, width, strict, scale, progressive, timeout, retries, as_json):
     """Decode FILE.nff (or an http(s) URL) to a PNG at the input's bit depth.
@@ -59,7 +60,7 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
         raise UsageError("--strict needs the whole file before decoding; it cannot be combined with --progressive")
     remote = is_url(source)
     out = Path(output) if output else default_output(source, remote)
-    check_output_path(out)
+    check_output_path(out, inputs=[] if remote else [source])
 
     def write_width(k: int, pixels) -> None:
         write_png(out, pixels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..transforms.catalogue import NONE_ALIAS, preset_names
-from .common import json_option, print_json
+from .common import json_option, note, print_json, thread_settings, threads_option
 
 
 def _widths(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -56,6 +56,7 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--probe-side", type=click.IntRange(16, 1024), default=128, show_default=True, help="Side of the centre crop the search probes train on.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also write a PNG plot of PSNR per decodable width vs bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+@threads_option
 @json_option
 def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, transform, keep_interpolation, probe_side, plot_path, quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) into a progressive .nff file.
@@ -68,6 +69,7 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         nfc encode samples/kodim23.png -o parrots.nff --stages 4 --steps 300
     """
     from ..codec import EncodeConfig, encode
+    from ..diagnostics import format_psnr
     from ..progress import Progress
 
     config = EncodeConfig(
@@ -86,21 +88,26 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         keep_interpolation=keep_interpolation,
         probe_side=probe_side,
     )
-    if plot_path:
+    if plot_path:  # fail before training, not after
         from ..fsutil import check_output_path
+        from ..plots import require_matplotlib
 
-        check_output_path(plot_path)  # fail before training, not after
+        require_matplotlib()
+        check_output_path(plot_path, inputs=[input_path] + ([output] if output else []))
     result = encode(input_path, output, config, Progress(enabled=not quiet))
+    for line in result.warnings:
+        note(f"warning: {line}")
     if plot_path:
         from ..plots import plot_width_quality
 
         plot_width_quality(result.stages, plot_path, title=f"{input_path} ({result.arch})")
     if as_json:
-        print_json(result.to_json())
+        print_json({**result.to_json(), "threads": thread_settings().to_json()})
     else:
-        click.echo(f"{result.output}: {len(result.data)} bytes, {result.bpp:.3f} bpp, {result.seconds:.1f} s")
+        raw = f" (raw pixels: {result.raw_bpp:g} bpp)" if result.bpp > result.raw_bpp else ""
+        click.echo(f"{result.output}: {len(result.data)} bytes, {result.bpp:.3f} bpp{raw}, {result.seconds:.1f} s")
         if result.search:
             click.echo(f"  transform {result.transform_preset}, lr {result.search.lr:g}: {result.search.reason} "
                        f"(search {result.search.seconds:.1f} s; table: nfc info --json)")
         for s in result.stages:
-            click.echo(f"  width {s.index} (stage width {s.width}): {s.params} params, {s.prefix_bytes} bytes, {s.psnr:.2f} dB")
+            click.echo(f"  width {s.index} (stage width {s.width}): {s.params} params, {s.prefix_bytes} bytes, {format_psnr(s.psnr)}")

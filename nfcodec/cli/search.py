@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import json_option, print_json
+from .common import json_option, threads_option, print_json
 
 
 @click.command("search")
@@ -18,6 +18,7 @@ from .common import json_option, print_json
 @click.option("--probe-all", is_flag=True, help="Probe every distinct candidate, not only those the predictor expects to beat the identity.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@threads_option
 @json_option
 def search_command(input_path, arch, transform_text, keep_interpolation, probe_side, probe_all, seed, quiet, as_json):
     """Find the transform and learning rate that make INPUT fit fastest, without encoding.

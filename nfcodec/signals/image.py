@@ -14,8 +14,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InputError, InvalidHeader
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, input_file
 from ..schema import require_int, require_int_list
+from .kinds import ENCODABLE, sniff_kind, unsupported_message
 
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26
@@ -111,22 +112,23 @@ def pixel_coords(height: int, width: int, rows: slice | None = None) -> np.ndarr
 
 def read_image(path: str | os.PathLike) -> ImageSignal:
     """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
+    path = input_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"empty file: {path}")
+    unsupported = unsupported_message(path, sniff_kind(path))
+    if unsupported:
+        raise InputError(unsupported)
     try:
         # Pillow (imageio's PNG backend) reduces 16-bit colour PNGs to 8 bits: read those with pypng.
         pixels = _read_png16(path) if _is_png16(path) else _read_common(path)
     except InputError:
         raise
     except Exception as exc:  # imageio raises many types for non-images
-        raise InputError(f"cannot read {path} as an image ({type(exc).__name__})") from None
+        raise InputError(f"cannot read {path} as an image ({type(exc).__name__}); nfc encodes {ENCODABLE}") from None
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]
     if pixels.ndim == 4:
-        raise InputError(f"{path} holds {pixels.shape[0]} frames; encode it as a video")
+        raise InputError(f"{path} holds {pixels.shape[0]} frames (an animation): nfc encodes {ENCODABLE} so far")
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.ndim != 3 or pixels.shape[2] not in COLOR_BY_CHANNELS:
