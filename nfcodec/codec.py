@@ -24,7 +24,7 @@ from .metrics import psnr
 from .progress import SILENT, Progress
 from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
 from .registry import FIELDS
-from .signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image
+from .signals.image import ImageGeometry, ImageSignal, check_image_input, pixel_coords, read_image
 from .train import StageFit, TrainConfig, fit_progressive
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
@@ -313,11 +313,9 @@ def encode(
     """Encode an image file to `.nff` (default: beside the input); the output appears atomically."""
     output = Path(output_path) if output_path else Path(input_path).with_suffix(".nff")
     validate_config(config or EncodeConfig())  # fail before minutes of training, not after
+    check_image_input(input_path)  # what the input is comes before where the output goes
     check_output_path(output, inputs=[input_path])
     result = encode_image(read_image(input_path), config, progress)
-    input_bytes = os.path.getsize(input_path)
-    if result.raw_bytes >= len(result.data) > input_bytes:
-        result.warnings += result_warnings(len(result.data), result.raw_bytes, math.nan, input_bytes)
     atomic_write(output, result.data)
     result.output = str(output)
     return result

@@ -23,14 +23,12 @@ def signal_warnings(pixels: np.ndarray) -> list[str]:
     return warnings
 
 
-def result_warnings(file_bytes: int, raw_bytes: int, final_psnr: float, input_bytes: int | None = None) -> list[str]:
-    """An encode's outcome worth a second look: the file outgrew the raw samples or the input
-    file, or the quality is too low to be useful."""
+def result_warnings(file_bytes: int, raw_bytes: int, final_psnr: float) -> list[str]:
+    """An encode's outcome worth a second look: the file outgrew the raw samples, or the
+    quality is too low to be useful."""
     warnings = []
     if file_bytes > raw_bytes:
         warnings.append(f"the .nff ({file_bytes} bytes) is larger than the raw pixels ({raw_bytes} bytes)")
-    elif input_bytes is not None and file_bytes > input_bytes:
-        warnings.append(f"the .nff ({file_bytes} bytes) is larger than the input file ({input_bytes} bytes)")
     if math.isfinite(final_psnr) and final_psnr < LOW_PSNR_DB:
         warnings.append(
             f"low quality: {final_psnr:.1f} dB at full width (noise-like signals do not compress as fields; "

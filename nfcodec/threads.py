@@ -112,7 +112,8 @@ def configure_threads(requested: int | None = None) -> ThreadSettings:
 
 def set_wait_policy() -> None:
     """Put the idle-thread policy in the environment (before the thread libraries load)."""
-    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+    if "OMP_WAIT_POLICY" not in os.environ:  # a policy the user chose stands as it is
+        os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
     os.environ.setdefault("KMP_BLOCKTIME", "0")  # Intel OpenMP (MKL builds): sleep at once
     # OpenMP first (it follows the wait policy above); TBB, then numba's own workqueue, if absent
     os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")

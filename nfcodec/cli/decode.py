@@ -35,7 +35,8 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
 
     A truncated file (a partial download) decodes at the largest complete width, with a
     note on stderr; --strict refuses it instead. --scale 2 renders the field on a grid twice
-    as fine (files with a pixel-permuting transform refuse it).
+    as fine (files with a pixel-permuting transform refuse it). An existing output is
+    replaced atomically once decoding has succeeded; an output that is the input is refused.
 
     A URL is read with HTTP Range requests: one for the header, one for exactly the stages
     wanted (servers that ignore Range, redirects, drops and timeouts are handled; --json

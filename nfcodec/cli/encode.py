@@ -64,6 +64,11 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
     Each stage widens the network; stage k's parameters go into their own chunk, so the
     first k stages decode on their own (width 1 is a preview).
 
+    An existing output is replaced, atomically and only once the encode has succeeded; an
+    output that is the input (by any name or link) is refused before any work. Warnings
+    (a file larger than the raw pixels, very low quality, a tiny or constant image) go to
+    stderr, and into --json as "warnings".
+
     Example:
 
         nfc encode samples/kodim23.png -o parrots.nff --stages 4 --steps 300

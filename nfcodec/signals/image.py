@@ -110,14 +110,20 @@ def pixel_coords(height: int, width: int, rows: slice | None = None) -> np.ndarr
     return grid.reshape(-1, 2).astype(np.float32)
 
 
-def read_image(path: str | os.PathLike) -> ImageSignal:
-    """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha."""
+def check_image_input(path: str | os.PathLike) -> Path:
+    """A cheap look before reading: a non-empty file that is not a video, mesh or .nff."""
     path = input_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"empty file: {path}")
     unsupported = unsupported_message(path, sniff_kind(path))
     if unsupported:
         raise InputError(unsupported)
+    return path
+
+
+def read_image(path: str | os.PathLike) -> ImageSignal:
+    """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha."""
+    path = check_image_input(path)
     try:
         # Pillow (imageio's PNG backend) reduces 16-bit colour PNGs to 8 bits: read those with pypng.
         pixels = _read_png16(path) if _is_png16(path) else _read_common(path)
