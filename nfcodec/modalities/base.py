@@ -1,0 +1,105 @@
+"""The contract every modality implements (image today; video and shapes next).
+
+A modality is everything the codec needs to know about one kind of signal, and nothing the
+codec knows about a modality lives outside its module: reading a source, describing it for the
+header (a versioned `schema`), its coordinate domain, the training data, rendering and writing
+decoded signals, quality and rate, and which transforms it admits. `codec`, `decoding`,
+`streaming`, the search and the CLI reach a modality only through `nfcodec.modalities`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where a field is evaluated: named axes in [0, 1] each, sampled on a lattice of sample
+    centres ((i + 0.5) / n along an axis of n samples)."""
+
+    axes: tuple[str, ...]  # e.g. ("y", "x"); the field's input dimension is len(axes)
+    shape: tuple[int, ...]  # samples per axis
+
+    @property
+    def num_points(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@runtime_checkable
+class Signal(Protocol):
+    """A signal read from a source, ready to train on."""
+
+    @property
+    def num_points(self) -> int: ...
+
+    def values(self) -> np.ndarray:
+        """Samples normalised for training, [*domain shape, C] float32."""
+
+
+@runtime_checkable
+class Geometry(Protocol):
+    """A validated signal description (from a signal or a header): no samples."""
+
+    @property
+    def num_points(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+
+@runtime_checkable
+class Modality(Protocol):
+    name: ClassVar[str]  # registry name, written into files as `modality`
+    schema: ClassVar[str]  # name of the signal-description schema this module reads and writes
+    schema_version: ClassVar[int]
+    transforms: ClassVar[frozenset[str]]  # registry names of the transforms it admits
+    rate_unit: ClassVar[str]  # what `rate` is reported in, e.g. "bpp"
+    output_suffixes: ClassVar[tuple[str, ...]]  # what decoding can write, default first
+
+    def accepts(self, path: Path) -> bool:
+        """Whether `path` looks like this modality's input (a cheap look at name and bytes)."""
+
+    def check_input(self, path: str | os.PathLike) -> Path:
+        """InputError now (before any work) if `path` cannot be this modality's input."""
+
+    def read(self, path: str | os.PathLike) -> Signal:
+        """The signal in `path`; InputError with one line if it cannot be read."""
+
+    def geometry(self, signal: Signal) -> Geometry: ...
+
+    def describe(self, geometry: Geometry) -> dict[str, Any]:
+        """The header's signal description, with `schema` and `schema_version`."""
+
+    def from_description(self, desc: Mapping[str, Any]) -> Geometry:
+        """The geometry a (hostile) header describes, validated; InvalidHeader otherwise."""
+
+    def domain(self, geometry: Geometry) -> Domain: ...
+
+    def training_data(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
+        """(coordinates [N, dims], values [N, C]) float32, the values normalised."""
+
+    def render(self, field: Any, transform: Any, geometry: Geometry, stage: int, device: torch.device) -> np.ndarray:
+        """The decoded signal at `stage` stages, evaluated in bounded blocks."""
+
+    def quality(self, signal: Signal, decoded: np.ndarray) -> dict[str, float]:
+        """Quality of a decoded signal against the source (the first entry is the headline)."""
+
+    def raw_bytes(self, geometry: Geometry) -> int:
+        """The uncompressed samples' size: what a file larger than it wastes."""
+
+    def rate(self, file_bytes: int, geometry: Geometry) -> float:
+        """`file_bytes` in this modality's rate unit."""
+
+    def rescale(self, geometry: Geometry, scale: float) -> Geometry:
+        """The geometry rendered `scale` times finer (UsageError where it cannot be)."""
+
+    def write(self, path: str | os.PathLike, decoded: np.ndarray) -> Path:
+        """Write a decoded signal atomically; the format follows the suffix."""
+
+    def warnings(self, signal: Signal) -> list[str]:
+        """Degenerate signals, known before training (tiny, constant, ...)."""
