@@ -36,7 +36,7 @@ from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime,
 
 from nfcodec import presets  # noqa: E402
 from nfcodec.codec import EncodeConfig, encode_image  # noqa: E402
-from nfcodec.signals.image import read_image  # noqa: E402
+from nfcodec.modalities.image import read_image  # noqa: E402
 
 IMAGES = ["kodim01", "kodim13", "kodim20", "kodim23"]  # two textured, two smooth
 BPP_LIMIT = 4.0

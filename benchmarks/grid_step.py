@@ -25,7 +25,7 @@ from _common import RESULTS, markdown_table, run_metadata, setup_runtime, write_
 
 from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
 from nfcodec.fields.grid_layout import PRIMES, GridConfig, grid_layout  # noqa: E402
-from nfcodec.signals.image import pixel_coords  # noqa: E402
+from nfcodec.modalities.image import pixel_coords  # noqa: E402
 from nfcodec.train import autocast_dtype  # noqa: E402
 
 

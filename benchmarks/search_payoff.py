@@ -47,7 +47,7 @@ from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime,
 from nfcodec.codec import EncodeConfig, encode_image  # noqa: E402
 from nfcodec.presets import ARCH_DEFAULTS  # noqa: E402
 from nfcodec.search import SearchConfig, search_for_encode  # noqa: E402
-from nfcodec.signals.image import read_image  # noqa: E402
+from nfcodec.modalities.image import read_image  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]
 SLOWER_LIMIT = 1.15

@@ -40,7 +40,7 @@ import torch
 
 from nfcodec.fields.siren import ProgressiveSiren, dense_params, progressive_params
 from nfcodec.metrics import psnr
-from nfcodec.signals.image import pixel_coords, read_image
+from nfcodec.modalities.image import pixel_coords, read_image
 from nfcodec.train import TrainConfig, fit_progressive, predict
 
 REPO = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime,
 from nfcodec import container  # noqa: E402
 from nfcodec.codec import EncodeConfig, decode_bytes, encode  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
-from nfcodec.signals.image import read_image  # noqa: E402
+from nfcodec.modalities.image import read_image  # noqa: E402
 from nfcodec.streaming import decode_url  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]

@@ -46,7 +46,7 @@ from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime,
 from nfcodec.codec import EncodeConfig, encode_image, resolve_device  # noqa: E402
 from nfcodec.presets import build_field  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
-from nfcodec.signals.image import ImageGeometry, ImageSignal, pixel_coords, read_image  # noqa: E402
+from nfcodec.modalities.image import ImageGeometry, ImageSignal, pixel_coords, read_image  # noqa: E402
 from nfcodec.train import TrainConfig, fit_progressive, predict  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]

@@ -49,7 +49,7 @@ from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
 from nfcodec.fields.grid_layout import GridConfig  # noqa: E402
 from nfcodec.fields.siren import ProgressiveSiren  # noqa: E402
 from nfcodec.metrics import psnr_from_mse  # noqa: E402
-from nfcodec.signals.image import pixel_coords, read_image  # noqa: E402
+from nfcodec.modalities.image import pixel_coords, read_image  # noqa: E402
 from nfcodec.train import autocast_dtype  # noqa: E402
 from nfcodec.transforms import fit_transform  # noqa: E402
 

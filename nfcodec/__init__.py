@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _API = {
     "encode": "nfcodec.codec:encode",
     "decode": "nfcodec.codec:decode",
+    "encode_signal": "nfcodec.codec:encode_signal",
     "encode_image": "nfcodec.codec:encode_image",
     "decode_bytes": "nfcodec.codec:decode_bytes",
     "info": "nfcodec.codec:info",

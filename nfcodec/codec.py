@@ -1,8 +1,9 @@
-"""The image codec: signal -> transform -> progressive field -> quantised stages -> `.nff`, and back.
+"""The codec: signal -> transform -> progressive field -> quantised stages -> `.nff`, and back,
+for every modality (nfcodec.modalities; the codec never asks which one it has).
 
 This is the Python API behind `nfc encode`, `nfc decode`, `nfc info` and `nfc search`; the CLI
 only parses arguments and formats what these functions return. Encoding lives here; decoding
-(`decode`, `decode_bytes`, `info`, the incremental `ImageDecoder`) in decoding.py, re-exported.
+(`decode`, `decode_bytes`, `info`, the incremental `Decoder`) in decoding.py, re-exported.
 """
 from __future__ import annotations
 
@@ -17,25 +18,25 @@ import numpy as np
 import torch
 
 from . import __version__, container
+from .decoding import SEARCH_CHUNK, DecodeResult, Decoder, decode, decode_bytes, info, pack_search_table, read_nff_bytes
+from .diagnostics import format_psnr, result_warnings
 from .errors import UsageError
 from .fsutil import atomic_write, check_output_path
-from .diagnostics import format_psnr, result_warnings, signal_warnings
-from .metrics import psnr
-from .progress import SILENT, Progress
+from .modalities import Modality, Signal, modality_for_input
+from .modalities.image import IMAGE, ImageSignal
 from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
+from .progress import SILENT, Progress
 from .registry import FIELDS
-from .signals.image import ImageGeometry, ImageSignal, check_image_input, pixel_coords, read_image
-from .train import StageFit, TrainConfig, fit_progressive
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
-from .transforms import Transform, fit_transform
-from .render import render_image
-from .decoding import SEARCH_CHUNK, DecodeResult, pack_search_table, ImageDecoder, decode, decode_bytes, info, read_nff_bytes
+from .train import StageFit, TrainConfig, fit_progressive
+from .transforms import Transform, fit_transform, preset_names, resolve_preset
 
 __all__ = [  # the codec API (decoding re-exported from decoding.py)
-    "EncodeConfig", "EncodeResult", "StageReport", "encode", "encode_image", "search_image",
-    "DecodeResult", "ImageDecoder", "decode", "decode_bytes", "info", "read_nff_bytes",
+    "EncodeConfig", "EncodeResult", "StageReport", "encode", "encode_signal", "encode_image", "search_file",
+    "DecodeResult", "Decoder", "decode", "decode_bytes", "info", "read_nff_bytes",
 ]
+
 
 @dataclass
 class EncodeConfig:
@@ -58,9 +59,10 @@ class EncodeConfig:
     probe_side: int = 128  # search probes train on a centre crop of this side
 
 
-def validate_config(config: EncodeConfig) -> None:
+def validate_config(config: EncodeConfig, modality: Modality | None = None) -> None:
     """Every option checked before any work (reading the input included): a UsageError now
-    instead of a failure after minutes of training."""
+    instead of a failure after minutes of training. With `modality`, also whether it admits
+    the transforms asked for."""
     if config.arch not in ARCH_DEFAULTS:
         raise UsageError(f"unknown architecture {config.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})")
     if not 1 <= config.stages <= container.limits_max_stages():
@@ -79,8 +81,17 @@ def validate_config(config: EncodeConfig) -> None:
         raise UsageError(f"unknown precision {config.precision!r} (known: auto, fp32, bf16)")
     if config.compression not in ("zstd", "none"):
         raise UsageError(f"unknown compression {config.compression!r} (known: zstd, none)")
-    parse_transform_choice(config.transform)  # unknown transform names
+    fixed, candidates = parse_transform_choice(config.transform)  # unknown transform names
     resolve_device(config.device)  # CUDA asked for on a machine without it
+    if modality is not None:
+        check_transforms_admitted(modality, [fixed] if fixed else list(candidates or ()))
+
+
+def check_transforms_admitted(modality: Modality, presets: list[str]) -> None:
+    refused = [p for p in presets if resolve_preset(p).transform not in modality.transforms]
+    if refused:
+        admitted = ", ".join(n for n in preset_names() if resolve_preset(n).transform in modality.transforms)
+        raise UsageError(f"transform {', '.join(refused)} does not apply to {modality.name} signals (they admit: {admitted})")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -170,106 +181,110 @@ def _summary(result: SearchResult) -> dict[str, Any]:
     return {k: v for k, v in result.to_json().items() if k != "rows"}
 
 
-def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
-    """Fit a progressive field to an image and return the `.nff` bytes with per-stage reports."""
+def encode_signal(
+    modality: Modality, signal: Signal, config: EncodeConfig | None = None, progress: Progress = SILENT
+) -> EncodeResult:
+    """Fit a progressive field to a signal of any modality and return the `.nff` bytes with
+    per-stage reports."""
     config = config or EncodeConfig()
-    validate_config(config)
+    validate_config(config, modality)
     defaults = ARCH_DEFAULTS[config.arch]
-    steps = config.steps or defaults["steps"]
-    dtype = config.dtype or defaults["dtype"]
     fixed, candidates = parse_transform_choice(config.transform)
     start = time.perf_counter()
     device = resolve_device(config.device)
+    geometry = modality.geometry(signal)
+    domain = modality.domain(geometry)
     # built before the search: an impossible stage split fails before any training
-    field_model = build_field(config, (signal.height, signal.width), signal.channels)
-    warnings = signal_warnings(signal.pixels)
-    normalised = signal.values()
-    image = normalised.reshape(signal.height, signal.width, signal.channels)
+    field_model = build_field(config, domain.shape, geometry.channels)
+    coords, normalised = modality.training_data(signal)
+    lattice = normalised.reshape(*domain.shape, geometry.channels)
     lr = config.lr or defaults["lr"]
     searched = None
     if fixed is None:
-        searched = search_for_encode(image, config, search_config_for(config, candidates), device=device, progress=progress)
+        searched = search_for_encode(lattice, config, search_config_for(config, candidates), modality.transforms,
+                                     device=device, progress=progress)
         fixed, lr = searched.transform, searched.lr
         progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
-    transform = fit_transform(fixed, image, config.seed)
-    if "image" not in transform.modalities:
-        raise UsageError(f"transform {fixed!r} does not apply to images")
-    field_model = field_model.to(device)
-    widths = field_model.widths
-    coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
-    # The field learns the transformed signal; every reported PSNR is measured after inverting.
-    target = transform.forward(normalised)
-    values = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).to(device)
-    geometry = ImageGeometry(signal.height, signal.width, signal.channels, signal.bit_depth)
+    transform = fit_transform(fixed, lattice, config.seed)
+    # The field learns the transformed signal; every reported quality is measured after inverting.
+    target = np.ascontiguousarray(transform.forward(normalised), dtype=np.float32)
+    writer = _StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress)
     train_config = TrainConfig(
-        steps=steps,
-        precision=config.precision,
-        lr=lr,
-        # full batch when the signal fits, else random mini-batches
-        batch_size=config.batch_size,
+        steps=config.steps or defaults["steps"], precision=config.precision, lr=lr,
+        batch_size=config.batch_size,  # full batch when the signal fits, else random mini-batches
         seed=config.seed,
         # training measures PSNR on the transformed signal: move the target into that domain
         target_psnr=None if config.target_psnr is None else config.target_psnr + trained_psnr_offset(transform, target),
     )
-    encoded: list[container.EncodedStage] = []
-    fits: list[StageFit] = []
-    quality: list[float] = []
-
-    def finalise(stage: int, fit: StageFit) -> None:
-        # Quantise what this stage added and snap the field to the stored values: later stages
-        # train against exactly what a decoder reconstructs, and the PSNR below is the file's.
-        tensors = field_model.stage_tensors(stage)
-        data = container.StageData(widths[stage - 1], [(n, v, storage_dtype(dtype, n)) for n, v in tensors.items()])
-        steps_by_name = {n: quant_step(defaults.get("step_sigma", {}), n, v, storage_dtype(dtype, n)) for n, v in tensors.items()}
-        enc = container.encode_stage(data, config.compression, steps_by_name)
-        field_model.load_stage_tensors(stage, enc.decoded)
-        decoded = render_image(field_model, transform, geometry, stage, device)
-        quality.append(psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1))
-        progress.message(
-            f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, {fit.seconds:.1f} s, {format_psnr(quality[-1])} decoded"
-        )
-        encoded.append(enc)
-        fits.append(fit)
-
-    fit_progressive(
-        field_model, coords, values, train_config, on_stage_end=finalise, progress=progress,
-        initial_bias=values.mean(dim=0),
-    )
+    values = torch.from_numpy(target).to(device)
+    fit_progressive(writer.field, torch.from_numpy(coords).to(device), values, train_config,
+                    on_stage_end=writer.finalise, progress=progress, initial_bias=values.mean(dim=0))
     transform_data = transform.data()
     data = container.assemble(
-        modality="image",
-        signal=signal.description(),
+        modality=modality.name,
+        signal=modality.describe(geometry),
         transform=transform.describe(),
-        field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": field_model.config()},
-        stages=encoded,
+        field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": writer.field.config()},
+        stages=writer.encoded,
         extra_chunks=[container.transform_data_chunk(transform_data)] if transform_data is not None else (),
         trailing_chunks=[(SEARCH_CHUNK, pack_search_table(searched.to_json(timings=False)))] if searched else (),
         compression=config.compression,
-        encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps, "lr": lr},
+        encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": train_config.steps, "lr": lr},
     )
-    header = container.read_header(data)
-    reports = []
-    for k, (spec, fit) in enumerate(zip(header.stages, fits), start=1):
-        reports.append(
-            StageReport(
-                index=k,
-                width=spec.width,
-                params=header.params_at(k),
-                new_params=spec.new_params,
-                bytes=spec.chunk.length + container.CHUNK_OVERHEAD,
-                prefix_bytes=header.prefix_bytes(k),
-                psnr=quality[k - 1],
-                train_psnr=fit.batch_psnr,
-                steps=fit.steps,
-                seconds=fit.seconds,
-            )
-        )
-    raw_bytes = signal.pixels.nbytes
+    raw_bytes = modality.raw_bytes(geometry)
     return EncodeResult(
-        data, "image", config.arch, transform.describe(), reports, time.perf_counter() - start, signal.num_points,
-        transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
-        warnings=warnings + result_warnings(len(data), raw_bytes, quality[-1]),
+        data, modality.name, config.arch, transform.describe(), writer.reports(data), time.perf_counter() - start,
+        geometry.num_points, transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
+        warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1]),
     )
+
+
+class _StageWriter:
+    """Finalises each trained stage: quantises what it added, snaps the field to the stored
+    values (later stages train against exactly what a decoder reconstructs) and measures the
+    decoded signal, so the reported quality is the file's."""
+
+    def __init__(self, modality: Modality, signal: Signal, geometry: Any, transform: Transform, field_model: Any,
+                 config: EncodeConfig, device: torch.device, progress: Progress):
+        self.modality, self.signal, self.geometry, self.transform = modality, signal, geometry, transform
+        self.field, self.config, self.device, self.progress = field_model, config, device, progress
+        defaults = ARCH_DEFAULTS[config.arch]
+        self.dtype = config.dtype or defaults["dtype"]
+        self.step_sigma = defaults.get("step_sigma", {})
+        self.encoded: list[container.EncodedStage] = []
+        self.fits: list[StageFit] = []
+        self.quality: list[float] = []
+
+    def finalise(self, stage: int, fit: StageFit) -> None:
+        widths = self.field.widths
+        tensors = self.field.stage_tensors(stage)
+        dtypes = {n: storage_dtype(self.dtype, n) for n in tensors}
+        data = container.StageData(widths[stage - 1], [(n, v, dtypes[n]) for n, v in tensors.items()])
+        steps_by_name = {n: quant_step(self.step_sigma, n, v, dtypes[n]) for n, v in tensors.items()}
+        enc = container.encode_stage(data, self.config.compression, steps_by_name)
+        self.field.load_stage_tensors(stage, enc.decoded)
+        decoded = self.modality.render(self.field, self.transform, self.geometry, stage, self.device)
+        self.quality.append(self.modality.quality(self.signal, decoded)["psnr"])
+        self.progress.message(f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, "
+                              f"{fit.seconds:.1f} s, {format_psnr(self.quality[-1])} decoded")
+        self.encoded.append(enc)
+        self.fits.append(fit)
+
+    def reports(self, data: bytes) -> list[StageReport]:
+        header = container.read_header(data)
+        return [
+            StageReport(
+                index=k, width=spec.width, params=header.params_at(k), new_params=spec.new_params,
+                bytes=spec.chunk.length + container.CHUNK_OVERHEAD, prefix_bytes=header.prefix_bytes(k),
+                psnr=self.quality[k - 1], train_psnr=fit.batch_psnr, steps=fit.steps, seconds=fit.seconds,
+            )
+            for k, (spec, fit) in enumerate(zip(header.stages, self.fits), start=1)
+        ]
+
+
+def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:
+    """`encode_signal` for an image already read."""
+    return encode_signal(IMAGE, signal, config, progress)
 
 
 def search_config_for(config: EncodeConfig, candidates: tuple[str, ...] | None) -> SearchConfig:
@@ -292,16 +307,20 @@ def trained_psnr_offset(transform: Transform, trained: np.ndarray) -> float:
     return 10.0 * math.log10(factor) if factor > 0 else 0.0
 
 
-def search_image(
+def search_file(
     input_path: str | os.PathLike, config: EncodeConfig | None = None, search_config: SearchConfig | None = None,
     progress: Progress = SILENT,
 ) -> SearchResult:
-    """Run only the transform search an encode would run on an image file."""
+    """Run only the transform search an encode would run on a file (any modality)."""
     config = config or EncodeConfig()
-    signal = read_image(input_path)
-    image = signal.values().reshape(signal.height, signal.width, signal.channels)
+    modality = modality_for_input(input_path)
+    validate_config(config, modality)
+    signal = modality.read(input_path)
+    geometry = modality.geometry(signal)
+    lattice = modality.training_data(signal)[1].reshape(*modality.domain(geometry).shape, geometry.channels)
     search_config = search_config or search_config_for(config, None)
-    return search_for_encode(image, config, search_config, device=resolve_device(config.device), progress=progress)
+    return search_for_encode(lattice, config, search_config, modality.transforms, device=resolve_device(config.device),
+                             progress=progress)
 
 
 def encode(
@@ -310,12 +329,13 @@ def encode(
     config: EncodeConfig | None = None,
     progress: Progress = SILENT,
 ) -> EncodeResult:
-    """Encode an image file to `.nff` (default: beside the input); the output appears atomically."""
+    """Encode a file (its modality found from its contents) to `.nff` (default: beside the
+    input); the output appears atomically. Every check runs before any training."""
     output = Path(output_path) if output_path else Path(input_path).with_suffix(".nff")
-    validate_config(config or EncodeConfig())  # fail before minutes of training, not after
-    check_image_input(input_path)  # what the input is comes before where the output goes
+    modality = modality_for_input(input_path)  # what the input is comes before where the output goes
+    validate_config(config or EncodeConfig(), modality)
     check_output_path(output, inputs=[input_path])
-    result = encode_image(read_image(input_path), config, progress)
+    result = encode_signal(modality, modality.read(input_path), config, progress)
     atomic_write(output, result.data)
     result.output = str(output)
     return result

@@ -1,6 +1,6 @@
 """Decoding `.nff` images: a whole file, a prefix of one, or stage by stage as bytes arrive.
 
-`ImageDecoder` validates the header once and builds the field and the transform; stages are
+`Decoder` validates the header once and builds the field and the transform; stages are
 loaded as they become available and any loaded width can be rendered. `decode_bytes` and
 `decode` are one-shot uses of it; `nfcodec.streaming` feeds it from a byte stream.
 """
@@ -19,10 +19,9 @@ import torch
 from . import container
 from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
 from .fsutil import check_output_path, input_file
-from .registry import FIELDS, MODALITIES
-from .render import render_image
+from .modalities import modality
+from .registry import FIELDS
 from .schema import MAX_FIELD_PARAMS
-from .signals.image import MAX_PIXELS, MAX_SIDE, ImageGeometry, write_png
 from .transforms import transform_from_header
 
 SEARCH_CHUNK = "srch"  # ancillary: the encoder's transform-search table (zstd msgpack), after the stages
@@ -37,7 +36,7 @@ def pack_search_table(table: dict[str, Any]) -> bytes:
 
 @dataclass
 class DecodeResult:
-    pixels: np.ndarray  # [H, W, C] uint8 / uint16
+    pixels: np.ndarray  # the decoded signal (an image: [H, W, C] uint8 / uint16)
     width: int  # stages decoded
     widths_available: int
     stages_total: int
@@ -45,6 +44,11 @@ class DecodeResult:
     output: str | None = None
     note: str | None = None  # e.g. "truncated file: decoded width 2 of 4"
     scale: float = 1.0  # the output's size relative to the stored signal
+    modality: str = "image"
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the decoded signal atomically, as its modality writes (an image: PNG)."""
+        return modality(self.modality).write(path, self.pixels)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,45 +88,35 @@ def check_scale(scale: float) -> float:
     return float(scale)
 
 
-def scaled_geometry(geometry: ImageGeometry, scale: float) -> ImageGeometry:
-    """The pixel grid `scale` times the stored one (each side rounded half up), within the
-    image limits; the field is evaluated at its pixel centres (signals.image.pixel_coords)."""
-    scale = check_scale(scale)
-    height, width = (int(math.floor(side * scale + 0.5)) for side in (geometry.height, geometry.width))
-    if min(height, width) < 1 or max(height, width) > MAX_SIDE or height * width > MAX_PIXELS:
-        raise UsageError(f"--scale {scale:g} gives a {height}x{width} image, outside 1..{MAX_SIDE} per side and {MAX_PIXELS} pixels")
-    return ImageGeometry(height, width, geometry.channels, geometry.bit_depth)
-
-
-class ImageDecoder:
-    """Decodes one image file stage by stage: built once from a prefix that holds at least one
-    complete stage (so the header and any NXFM chunk are there), then `load` more stages as more
-    bytes arrive and `render` any loaded width. Everything the header declares is validated
-    before anything is allocated."""
+class Decoder:
+    """Decodes one file, of any modality, stage by stage: built once from a prefix that holds at
+    least one complete stage (so the header and any NXFM chunk are there), then `load` more
+    stages as more bytes arrive and `render` any loaded width. Everything the header declares
+    is validated before anything is allocated."""
 
     def __init__(self, nff: container.NffFile, scale: float = 1.0):
         scale = check_scale(scale)
         header = nff.header
-        MODALITIES.by_name(header.modality)
-        if header.modality != "image":
-            raise UnknownCodecId(f"modality {header.modality!r} cannot be decoded by this version")
+        self.modality = modality(header.modality)  # UnknownCodecId for a modality we lack
         if nff.stages_available == 0:
             raise TruncatedFile(f"truncated file: no complete stage yet (the file has {header.file_size} bytes)")
         self.header = header
-        geometry = ImageGeometry.from_description(header.signal)
+        geometry = self.modality.from_description(header.signal)
         self.field = _field_from_header(header)
-        if self.field.in_dim != 2 or self.field.out_dim != geometry.channels:
-            raise InvalidHeader("header: field dimensions do not match the image")
-        # Positional transform data is 4 bytes per pixel: refuse a larger declared size unread.
+        domain = self.modality.domain(geometry)
+        if self.field.in_dim != len(domain.axes) or self.field.out_dim != geometry.channels:
+            raise InvalidHeader(f"header: field dimensions do not match the {self.modality.name}")
+        # Positional transform data is 4 bytes per position: refuse a larger declared size unread.
         extra = nff.transform_data(max_bytes=4 * geometry.num_points)
-        self.transform = transform_from_header(header.transform, extra, geometry.num_points, geometry.channels, modality="image")
+        self.transform = transform_from_header(header.transform, extra, geometry.num_points, geometry.channels,
+                                               admitted=self.modality.transforms)
         if scale != 1.0:
             if not self.transform.preserves_interpolation:
                 raise UsageError(
-                    f"cannot decode at --scale {scale:g}: this file's transform {self.transform.name!r} moves pixels, "
-                    "so the field does not interpolate the image"
+                    f"cannot decode at --scale {scale:g}: this file's transform {self.transform.name!r} moves samples, "
+                    "so the field does not interpolate the signal"
                 )
-            geometry = scaled_geometry(geometry, scale)
+            geometry = self.modality.rescale(geometry, scale)
         self.geometry = geometry
         self.scale = scale
         self.loaded = 0  # stages 1..loaded are in the field
@@ -143,7 +137,7 @@ class ImageDecoder:
         """Pixels [H, W, C] at `width` (<= the loaded stage count)."""
         if not 1 <= width <= self.loaded:
             raise UsageError(f"width {width} is not loaded (have 1..{self.loaded})")
-        return render_image(self.field, self.transform, self.geometry, width, torch.device("cpu"))
+        return self.modality.render(self.field, self.transform, self.geometry, width, torch.device("cpu"))
 
 
 def decode_bytes(
@@ -155,7 +149,7 @@ def decode_bytes(
     nff = container.read(data, strict=strict)
     if nff.stages_available == 0:
         raise TruncatedFile(f"truncated file: no complete stage (have {len(data)} of {nff.header.file_size} bytes)")
-    decoder = ImageDecoder(nff, scale)
+    decoder = Decoder(nff, scale)
     available, total = nff.stages_available, nff.stages_total
     note = None
     if width is None:
@@ -168,7 +162,8 @@ def decode_bytes(
     if note is None and not nff.complete:
         note = f"truncated file: decoded width {width} of {total}"
     decoder.load(nff, width)
-    return DecodeResult(decoder.render(width), width, available, total, nff.complete, note=note, scale=float(scale))
+    return DecodeResult(decoder.render(width), width, available, total, nff.complete, note=note, scale=float(scale),
+                        modality=decoder.modality.name)
 
 
 def read_nff_bytes(path: str | os.PathLike) -> bytes:
@@ -186,7 +181,7 @@ def decode(
     output = Path(output_path) if output_path else Path(nff_path).with_suffix(".decoded.png")
     check_output_path(output, inputs=[nff_path])
     result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale)
-    write_png(output, result.pixels)
+    result.write(output)
     result.output = str(output)
     return result
 

@@ -70,7 +70,7 @@ FIELDS.register(Entry(1, "siren", "nfcodec.fields.siren:ProgressiveSiren", "prog
 FIELDS.register(Entry(2, "grid", "nfcodec.fields.grid:ProgressiveGrid", "progressive multiresolution hash grid + ReLU MLP (Instant-NGP layout)"))
 
 MODALITIES: Registry[Any] = Registry("modality")
-MODALITIES.register(Entry(1, "image", "nfcodec.signals.image:ImageSignal", "2-D image, grey / RGB, with optional alpha"))
+MODALITIES.register(Entry(1, "image", "nfcodec.modalities.image:IMAGE", "2-D image, grey / RGB, with optional alpha"))
 
 TRANSFORMS: Registry[Any] = Registry("transform")
 TRANSFORMS.register(Entry(0, "identity", "nfcodec.transforms.values:Identity", "values unchanged"))

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 import numpy as np
 
 from . import container
-from .decoding import DecodeResult, ImageDecoder, check_scale, decode_bytes, info
+from .decoding import DecodeResult, Decoder, check_scale, decode_bytes, info
 from .errors import TruncatedFile, UsageError
 from .fsutil import input_file
 from .remote import READ_PIECE, FetchStats, RangeFetcher, fetch_header
@@ -35,7 +35,7 @@ class StreamDecoder:
         self.header: container.Header | None = None
         self.max_width = max_width
         self.scale = scale
-        self.decoder: ImageDecoder | None = None
+        self.decoder: Decoder | None = None
         self.width = 0  # widths 1..width are decodable
 
     @property
@@ -79,7 +79,7 @@ class StreamDecoder:
         if ready:
             nff = container.read(bytes(self.buffer[: self.header.prefix_bytes(self.width)]))
             if self.decoder is None:
-                self.decoder = ImageDecoder(nff, self.scale)
+                self.decoder = Decoder(nff, self.scale)
             self.decoder.load(nff, self.width)
         return ready
 
@@ -87,6 +87,12 @@ class StreamDecoder:
         if self.decoder is None:
             raise TruncatedFile("no complete stage yet")
         return self.decoder.render(width)
+
+    def result(self, width: int) -> DecodeResult:
+        """Width `width` rendered, with what is known of the file so far."""
+        total = len(self.header.stages)
+        return DecodeResult(self.render(width), width, self.width, total, self.width == total, scale=float(self.scale),
+                            modality=self.decoder.modality.name)
 
 
 def _pieces(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
@@ -150,31 +156,35 @@ def decode_growing_file(
     width: int | None = None,
     scale: float = 1.0,
     idle_timeout: float = 30.0,
-    on_width: Callable[[int, np.ndarray], None] | None = None,
+    on_width: Callable[[DecodeResult], None] | None = None,
 ) -> DecodeResult:
-    """Decode a local file that may still be growing (a download in progress): `on_width(k,
-    pixels)` as each stage completes, until the file is complete, `width` is in, or the file
-    has not grown for `idle_timeout` seconds. Returns the last width decoded."""
+    """Decode a local file that may still be growing (a download in progress): `on_width(result)`
+    (`result.width`, `result.pixels`, `result.write(path)`) as each stage completes, until the
+    file is complete, `width` is in, or the file has not grown for `idle_timeout` seconds.
+    Returns the last width decoded."""
     input_file(path)
     stream = StreamDecoder(width, scale)
-    pixels, last, seen = None, 0, 0
+    last: DecodeResult | None = None
+    seen = 0
     for piece in follow_file(path, idle_timeout=idle_timeout):
         seen += len(piece)
         ready = stream.feed(piece)
         if stream.header is not None and width is not None and width > len(stream.header.stages):
             raise UsageError(f"width {width} is out of range: the file has {len(stream.header.stages)} stage(s)")
         for k in ready:
-            pixels, last = stream.render(k), k
+            last = stream.result(k)
             if on_width is not None:
-                on_width(k, pixels)
+                on_width(last)
         if stream.done and width is not None:
             break  # the width asked for is in: no need to wait for the rest
-    if stream.header is None or pixels is None:
+    if stream.header is None or last is None:
         raise TruncatedFile(f"truncated file: no complete stage in {path} ({seen} bytes)")
     total = len(stream.header.stages)
-    complete = os.path.getsize(path) >= stream.header.file_size
-    note = None if complete or last == (width or total) else f"truncated file: decoded width {last} of {total}"
-    return DecodeResult(pixels, last, total if complete else last, total, complete, note=note)
+    last.complete = os.path.getsize(path) >= stream.header.file_size
+    last.widths_available = total if last.complete else last.width
+    if not last.complete and last.width != (width or total):
+        last.note = f"truncated file: decoded width {last.width} of {total}"
+    return last
 
 
 # ---- remote files ----------------------------------------------------------------------------
@@ -186,13 +196,13 @@ def decode_url(
     scale: float = 1.0,
     timeout: float = 10.0,
     retries: int = 4,
-    on_width: Callable[[int, np.ndarray], None] | None = None,
+    on_width: Callable[[DecodeResult], None] | None = None,
     strict: bool = False,
 ) -> tuple[DecodeResult, FetchStats]:
     """Decode width `width` (default: all) of a remote `.nff`, fetching the header with one
     Range request and stages 1..width with a second (strict: the whole file). With `on_width`,
-    the download is decoded as it arrives: `on_width(k, pixels)` for every width k as soon as
-    its stage is complete."""
+    the download is decoded as it arrives: `on_width(result)` for every width as soon as its
+    stage is complete."""
     check_scale(scale)
     with RangeFetcher(url, timeout=timeout, retries=retries) as fetcher:
         header = fetch_header(fetcher)
@@ -203,7 +213,7 @@ def decode_url(
             raise UsageError("--strict decodes whole files: leave out --width")
         width = total if width is None else width
         end = header.file_size if strict else header.prefix_bytes(width)
-        last: tuple[int, np.ndarray] | None = None  # the last width the progressive decode rendered
+        last: DecodeResult | None = None  # the last width the progressive decode rendered
         if on_width is None:
             fetcher.fetch_to(end)
         else:
@@ -212,16 +222,16 @@ def decode_url(
             def feed(piece: bytes) -> None:
                 nonlocal last
                 for k in stream.feed(piece):
-                    last = (k, stream.render(k))
-                    on_width(*last)
+                    last = stream.result(k)
+                    on_width(last)
 
             feed(bytes(fetcher.data))
             fetcher.fetch_to(end, on_data=feed)
-        if last is not None and last[0] == width and not strict:
+        if last is not None and last.width == width and not strict:
             # the asked-for width is already rendered: do not decode it a second time
-            complete = len(fetcher.data) >= header.file_size
-            result = DecodeResult(last[1], width, width, total, complete, scale=float(scale),
-                                  note=None if complete else f"truncated file: decoded width {width} of {total}")
+            result = last
+            result.complete = len(fetcher.data) >= header.file_size
+            result.note = None if result.complete else f"truncated file: decoded width {width} of {total}"
         else:
             result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict)
         if not strict:

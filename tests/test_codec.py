@@ -9,7 +9,7 @@ from nfcodec import container
 from nfcodec.codec import EncodeConfig, decode_bytes, encode, encode_image, info
 from nfcodec.errors import NffError, TruncatedFile, UsageError
 from nfcodec.metrics import psnr
-from nfcodec.signals.image import ImageSignal, read_image
+from nfcodec.modalities.image import ImageSignal, read_image
 
 TINY = EncodeConfig(arch="siren", widths=(3, 6, 9), stages=3, steps=8, seed=5, transform="none")
 

@@ -101,7 +101,7 @@ def check_against_reference(man: dict[str, Any]) -> None:
         assert got.tolist() == e["path"], ("j_shell", e["height"], e["width"])
     for e in man["ordered"]:
         pixels = np.asarray(e["pixels"], dtype=np.uint8)
-        # normalised as the image codec does (signals.image.ImageSignal.values)
+        # normalised as the image codec does (modalities.image.ImageSignal.values)
         values = pixels.astype(np.float32) * np.float32(1.0 / 255)
         got = transforms.OrderedPermutation.fit(values).perm
         assert got.tolist() == e["perm"], ("ordered", e["pixels"])

@@ -53,7 +53,6 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
     """
     from ..fsutil import check_output_path
     from ..remote import is_url
-    from ..signals.image import write_png
 
     if strict and progressive:
         from ..errors import UsageError
@@ -63,10 +62,10 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
     out = Path(output) if output else default_output(source, remote)
     check_output_path(out, inputs=[] if remote else [source])
 
-    def write_width(k: int, pixels) -> None:
-        write_png(out, pixels)
+    def write_width(rendered) -> None:
+        rendered.write(out)
         if not as_json:
-            note(f"width {k}: wrote {out}")
+            note(f"width {rendered.width}: wrote {out}")
 
     stats = None
     if remote:
@@ -75,7 +74,7 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
         result, stats = decode_url(source, width=width, scale=scale, timeout=timeout, retries=retries,
                                    on_width=write_width if progressive else None, strict=strict)
         if not progressive:
-            write_png(out, result.pixels)
+            result.write(out)
         result.output = str(out)
     elif progressive:
         from ..streaming import decode_growing_file

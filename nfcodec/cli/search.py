@@ -36,7 +36,7 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
 
         nfc search photo.png --json
     """
-    from ..codec import EncodeConfig, search_config_for, search_image
+    from ..codec import EncodeConfig, search_config_for, search_file
     from ..errors import UsageError
     from ..progress import Progress
     from ..search import parse_transform_choice
@@ -49,7 +49,7 @@ def search_command(input_path, arch, transform_text, keep_interpolation, probe_s
     if probe_all:
         config.min_predicted_gain = float("-inf")
         config.max_transforms = 1 << 10
-    result = search_image(input_path, encode_config, config, Progress(enabled=not quiet))
+    result = search_file(input_path, encode_config, config, Progress(enabled=not quiet))
     if as_json:
         print_json({"input": input_path, **result.to_json(), "search": result.to_json()["rows"]})
         return

@@ -30,6 +30,16 @@ class Domain:
         return int(np.prod(self.shape))
 
 
+def lattice_coords(shape: tuple[int, ...], first_axis: slice | None = None) -> np.ndarray:
+    """Sample-centre coordinates of a lattice, [n, len(shape)] float32 in [0, 1], C order (the
+    first axis slowest); `first_axis` selects a block of it (rows of an image, frames of a clip)."""
+    axes = [(np.arange(n, dtype=np.float64) + 0.5) / n for n in shape]
+    if first_axis is not None:
+        axes[0] = axes[0][first_axis]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    return grid.reshape(-1, len(shape)).astype(np.float32)
+
+
 @runtime_checkable
 class Signal(Protocol):
     """A signal read from a source, ready to train on."""

@@ -139,13 +139,15 @@ def parse_transform_choice(text: str) -> tuple[str | None, tuple[str, ...] | Non
     return None, parsed
 
 
-def candidate_presets(modality: str, config: SearchConfig) -> list[str]:
+def candidate_presets(admitted: frozenset[str] | None, config: SearchConfig) -> list[str]:
+    """The presets to search: the asked ones (default: all) that the modality admits
+    (`admitted`: transform registry names; None: every one)."""
     names = list(config.candidates) if config.candidates else list(PRESETS)
     out = []
     for name in names:
         preset = resolve_preset(name)
         cls = _transform_class(preset.transform)
-        if modality not in cls.modalities:
+        if admitted is not None and preset.transform not in admitted:
             continue
         if config.keep_interpolation and not cls.preserves_interpolation:
             continue
@@ -168,7 +170,7 @@ def search(
     build_field: Callable[[tuple[int, int], int], Any],
     base_lr: float,
     config: SearchConfig | None = None,
-    modality: str = "image",
+    admitted: frozenset[str] | None = None,
     device: torch.device | None = None,
     precision: str = "auto",
     progress: Progress = SILENT,
@@ -181,7 +183,7 @@ def search(
     config = config or SearchConfig()
     device = device or torch.device("cpu")
     start = time.perf_counter()
-    names = candidate_presets(modality, config)
+    names = candidate_presets(admitted, config)
     crop = centre_crop(np.asarray(values, dtype=np.float32), config.probe_side)
     predictions = predict(crop, names, config.seed)
     area = float(np.prod(values.shape[:-1])) / float(np.prod(crop.shape[:-1]))
@@ -207,9 +209,9 @@ def search(
         reason = f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10): no probes{rate_note}"
         return SearchResult(IDENTITY, identity_lr, [row] + unprobed, predictions, time.perf_counter() - start, crop.shape[:2], reason, skipped)
 
-    from ..signals.image import pixel_coords
+    from ..modalities.base import lattice_coords
 
-    signal = ProbeSignal(crop, torch.from_numpy(pixel_coords(crop.shape[0], crop.shape[1])).to(device))
+    signal = ProbeSignal(crop, torch.from_numpy(lattice_coords(crop.shape[:-1])).to(device))
     arms = [make_arm(n, base_lr * f, signal, build_field, config.seed, device) for n in kept for f in config.lr_factors]
     alive, eliminated = successive_halving(arms, signal, config, rank, precision, progress)
     best_psnr = max(a.psnr for a in arms)
@@ -302,7 +304,7 @@ def search_for_encode(
     values: np.ndarray,
     encode_config: Any,
     config: SearchConfig | None = None,
-    modality: str = "image",
+    admitted: frozenset[str] | None = None,
     device: torch.device | None = None,
     progress: Progress = SILENT,
 ) -> SearchResult:
@@ -316,7 +318,7 @@ def search_for_encode(
     def build(shape: tuple[int, int], channels: int) -> Any:
         return probe_field(encode_config, shape, full_shape, channels)
 
-    return search(values, build, base_lr, config, modality, device, encode_config.precision, progress,
+    return search(values, build, base_lr, config, admitted, device, encode_config.precision, progress,
                   field_bytes=expected_field_bytes(encode_config, full_shape, values.shape[-1]))
 
 

@@ -16,11 +16,6 @@ import numpy as np
 
 from ..errors import InvalidHeader
 
-# Modalities whose values are arrays [*positions, C]: every value transform and the seeded
-# permutation apply to all of them; the ordered permutation needs a 2-D grid (images).
-ALL_MODALITIES = frozenset({"image", "video", "audio"})
-IMAGE_ONLY = frozenset({"image"})
-
 
 @runtime_checkable
 class Transform(Protocol):
@@ -28,7 +23,6 @@ class Transform(Protocol):
 
     id: ClassVar[int]  # registry id, written into files
     name: ClassVar[str]  # registry name, written into files
-    modalities: ClassVar[frozenset[str]]
     preserves_interpolation: ClassVar[bool]  # may the field be decoded at another resolution?
     moves_positions: ClassVar[bool]  # positional (a permutation) rather than pointwise
 
@@ -88,7 +82,6 @@ class Pointwise:
     """Shared members of pointwise (value) transforms: positions never move, so decoding at
     another resolution stays meaningful, and there is no bulky data."""
 
-    modalities: ClassVar[frozenset[str]] = ALL_MODALITIES
     preserves_interpolation: ClassVar[bool] = True
     moves_positions: ClassVar[bool] = False
 

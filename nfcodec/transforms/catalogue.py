@@ -86,7 +86,7 @@ def transform_from_header(
     data: bytes | None,
     n_positions: int,
     channels: int,
-    modality: str | None = None,
+    admitted: frozenset[str] | None = None,
 ) -> Transform:
     """Rebuild the transform a file's header names, validating its (hostile) parameters.
 
@@ -108,7 +108,7 @@ def transform_from_header(
     if not 1 <= n_positions <= MAX_POSITIONS or not 1 <= channels <= MAX_CHANNELS:
         raise InvalidHeader(f"header.signal: {n_positions} positions x {channels} channels is out of range")
     cls = entry.load()
-    if modality is not None and modality not in cls.modalities:
-        raise UnknownCodecId(f"transform {entry.name!r} does not apply to modality {modality!r}")
+    if admitted is not None and entry.name not in admitted:
+        raise UnknownCodecId(f"transform {entry.name!r} does not apply to this file's modality")
     transform: Transform = cls.from_params(params, data, n_positions, channels)
     return transform

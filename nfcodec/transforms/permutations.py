@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from ..errors import InvalidHeader, InvalidPayload
-from .base import ALL_MODALITIES, IMAGE_ONLY, describe_transform, flat, param_int, refuse_data
+from .base import describe_transform, flat, param_int, refuse_data
 
 WHERE = "header.transform.params"
 MAX_POSITIONS = 1 << 26  # the largest signal a file may describe (formats/nff.md, "Images")
@@ -137,7 +137,6 @@ class RandomPermutation(_Permutation):
     n: int
     id: ClassVar[int] = 2
     name: ClassVar[str] = "rpp"
-    modalities: ClassVar[frozenset[str]] = ALL_MODALITIES
 
     def __post_init__(self) -> None:
         if not 0 <= self.seed <= MAX_SEED or not 1 <= self.n <= MAX_POSITIONS:
@@ -163,7 +162,6 @@ class OrderedPermutation(_Permutation):
     perm: np.ndarray = field(repr=False)
     id: ClassVar[int] = 3
     name: ClassVar[str] = "ordered"
-    modalities: ClassVar[frozenset[str]] = IMAGE_ONLY
 
     @classmethod
     def fit(cls, values: np.ndarray) -> "OrderedPermutation":

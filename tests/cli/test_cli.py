@@ -151,7 +151,7 @@ def test_interrupted_encode_leaves_no_output(tmp_path: Path, small_png: Path, mo
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nfcodec.codec, "encode_image", interrupted)
+    monkeypatch.setattr(nfcodec.codec, "encode_signal", interrupted)
     out = tmp_path / "x.nff"
     result = run("encode", str(small_png), "-o", str(out), "-q")
     assert result.exit_code == int(ExitStatus.INTERRUPTED)

@@ -23,12 +23,13 @@ TINY = ["--widths", "3,6", "--steps", "4"]
 def no_training(monkeypatch):
     """Any training (or reading of the image) fails the test: the command must stop first."""
     import nfcodec.codec
+    import nfcodec.modalities.image
 
     def trained(*_args, **_kwargs):
         raise AssertionError("the encode started working before refusing its options")
 
-    monkeypatch.setattr(nfcodec.codec, "encode_image", trained)
-    monkeypatch.setattr(nfcodec.codec, "read_image", trained)
+    monkeypatch.setattr(nfcodec.codec, "encode_signal", trained)
+    monkeypatch.setattr(nfcodec.modalities.image.ImageModality, "read", trained)
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> Path:

@@ -86,7 +86,7 @@ def _small_grid(mlp=(8, 16, 24)) -> ProgressiveGrid:
 
 def test_lattice_detection():
     from nfcodec.fields.grid_lattice import lattice_axes
-    from nfcodec.signals.image import pixel_coords
+    from nfcodec.modalities.image import pixel_coords
 
     points = pixel_coords(5, 7)
     u, v = lattice_axes(points)
@@ -103,7 +103,7 @@ def test_lattice_detection():
 
 def test_lattice_kernels_only_where_their_vertex_work_stays_bounded():
     from nfcodec.fields.grid_lattice import lattice_axes, lattice_worthwhile
-    from nfcodec.signals.image import pixel_coords
+    from nfcodec.modalities.image import pixel_coords
 
     u, v = lattice_axes(pixel_coords(64, 96))
     assert lattice_worthwhile(u, v, np.array([15.0, 95.0], dtype=np.float32), 2)
@@ -114,7 +114,7 @@ def test_lattice_kernels_only_where_their_vertex_work_stays_bounded():
 
 def test_lattice_detection_is_remembered_until_the_coordinates_change():
     from nfcodec.fields import hashgrid
-    from nfcodec.signals.image import pixel_coords
+    from nfcodec.modalities.image import pixel_coords
 
     if not grid_kernels.AVAILABLE:
         pytest.skip("numba not installed")
@@ -137,7 +137,7 @@ def test_lattice_detection_is_remembered_until_the_coordinates_change():
 def test_lattice_kernels_match_torch(log2_size, rows):
     """Pixel centres (a full image or a block of rows) take the separable kernels; values and
     table gradients agree with the plain torch path, also for hashed and beyond-edge vertices."""
-    from nfcodec.signals.image import pixel_coords
+    from nfcodec.modalities.image import pixel_coords
 
     if not grid_kernels.AVAILABLE:
         pytest.skip("numba not installed")
@@ -220,7 +220,7 @@ def test_lattice_gradients_do_not_depend_on_the_thread_count():
     """Encoded files must not depend on the machine: every lattice sum runs in a fixed order."""
     import numba
 
-    from nfcodec.signals.image import pixel_coords
+    from nfcodec.modalities.image import pixel_coords
 
     if not grid_kernels.AVAILABLE or numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs numba with 2 threads")
@@ -248,7 +248,7 @@ def test_bf16_features_equal_the_cast_and_carry_the_same_gradient(rows):
     """Under bf16 autocast the grid hands the MLP bf16 features itself (the kernels round as
     they write); they must be exactly what casting the float32 features gives, on every path
     (lattice, scattered 2-D and 3-D points), and the gradient through them the same."""
-    from nfcodec.signals.image import pixel_coords
+    from nfcodec.modalities.image import pixel_coords
 
     config = GridConfig(in_dim=2, n_levels=4, n_features=2, log2_hashmap_size=7, base_resolution=3, per_level_scale=1.9)
     encoding = GridEncoding(config)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nfcodec.errors import UsageError
+from nfcodec.modalities.image import IMAGE
 from nfcodec.search import (
     Arm,
     SearchConfig,
@@ -33,13 +34,13 @@ def test_parse_transform_choice():
 
 
 def test_candidates_keep_interpolation_and_always_include_identity():
-    names = candidate_presets("image", SearchConfig())
+    names = candidate_presets(IMAGE.transforms, SearchConfig())
     assert names[0] == "identity" and {"rpp", "ordered", "halve", "gamma2"} <= set(names)
-    smooth = candidate_presets("image", SearchConfig(keep_interpolation=True))
+    smooth = candidate_presets(IMAGE.transforms, SearchConfig(keep_interpolation=True))
     assert "rpp" not in smooth and "ordered" not in smooth and "halve" in smooth
-    assert candidate_presets("image", SearchConfig(candidates=("rpp", "invert"))) == ["identity", "rpp", "invert"]
+    assert candidate_presets(IMAGE.transforms, SearchConfig(candidates=("rpp", "invert"))) == ["identity", "rpp", "invert"]
     with pytest.raises(UsageError, match="no transform left"):
-        candidate_presets("image", SearchConfig(candidates=("rpp",), keep_interpolation=True))
+        candidate_presets(IMAGE.transforms, SearchConfig(candidates=("rpp",), keep_interpolation=True))
 
 
 def test_spectral_energy_sees_what_a_permutation_does(sample_pixels):

@@ -126,7 +126,7 @@ def test_giving_up_and_http_errors(served, server):
 
 def test_progressive_decoding_reports_every_width_as_it_arrives(served, server):
     seen = []
-    result, stats = decode_url(server.url("range", "k.nff"), on_width=lambda k, px: seen.append((k, px)))
+    result, stats = decode_url(server.url("range", "k.nff"), on_width=lambda r: seen.append((r.width, r.pixels)))
     assert [k for k, _ in seen] == [1, 2, 3, 4] and stats.requests == 2
     for k, pixels in seen:
         assert np.array_equal(pixels, decode_bytes(served[1], width=k).pixels)

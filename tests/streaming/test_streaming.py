@@ -11,7 +11,7 @@ import pytest
 from nfcodec import container
 from nfcodec.codec import EncodeConfig, decode_bytes, encode_image
 from nfcodec.errors import NffError, TruncatedFile
-from nfcodec.signals.image import ImageSignal
+from nfcodec.modalities.image import ImageSignal
 from nfcodec.streaming import StreamDecoder, follow_file, progressive_decode
 
 

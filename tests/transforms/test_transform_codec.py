@@ -10,7 +10,7 @@ from nfcodec import container
 from nfcodec.codec import EncodeConfig, decode_bytes, encode_image, info
 from nfcodec.errors import InvalidHeader, InvalidPayload, TruncatedFile, UsageError
 from nfcodec.metrics import psnr
-from nfcodec.signals.image import ImageSignal
+from nfcodec.modalities.image import ImageSignal
 
 GRID = dict(arch="grid", stages=2, steps=12, seed=3)
 

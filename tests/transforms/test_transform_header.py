@@ -5,6 +5,7 @@ import msgpack
 import numpy as np
 import pytest
 
+from nfcodec.modalities.image import IMAGE
 from nfcodec.errors import InvalidHeader, InvalidPayload, UnknownCodecId, UsageError
 from nfcodec.registry import TRANSFORMS
 from nfcodec.transforms import PRESETS, fit_transform, parse_transform_option, preset_names, transform_from_header
@@ -22,7 +23,7 @@ def image() -> np.ndarray:
 def test_every_preset_survives_the_header(image, preset):
     t = fit_transform(preset, image, seed=123)
     raw = msgpack.unpackb(msgpack.packb(t.describe()))  # what a reader sees
-    back = transform_from_header(raw, t.data(), N, C, modality="image")
+    back = transform_from_header(raw, t.data(), N, C, admitted=IMAGE.transforms)
     assert type(back) is type(t) and back.describe() == t.describe()
     y = t.forward(image.reshape(N, C))
     assert back.inverse(y).tobytes() == t.inverse(y).tobytes()
@@ -86,7 +87,7 @@ PERM = np.arange(N, dtype="<u4")[::-1].copy()
 )
 def test_hostile_transform_headers_are_refused(header, data, error):
     with pytest.raises(error):
-        transform_from_header(header, data, N, C, modality="image")
+        transform_from_header(header, data, N, C, admitted=IMAGE.transforms)
 
 
 def test_valid_hostile_looking_values_are_accepted():
@@ -97,9 +98,10 @@ def test_valid_hostile_looking_values_are_accepted():
 
 
 def test_modality_and_geometry_are_checked():
+    pointwise_and_rpp = frozenset({"identity", "rpp"})  # a modality without a 2-D grid, say
     with pytest.raises(UnknownCodecId):
-        transform_from_header(raw("ordered", data_bytes=4 * N), PERM.tobytes(), N, C, modality="audio")
-    assert transform_from_header(raw("rpp", seed=3), None, N, C, modality="audio").n == N
+        transform_from_header(raw("ordered", data_bytes=4 * N), PERM.tobytes(), N, C, admitted=pointwise_and_rpp)
+    assert transform_from_header(raw("rpp", seed=3), None, N, C, admitted=pointwise_and_rpp).n == N
     for n, c in ((0, 3), (N, 0), (2**26 + 1, 1), (N, 17)):
         with pytest.raises(InvalidHeader):
             transform_from_header(raw("invert"), None, n, c)

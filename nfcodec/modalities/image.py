@@ -1,4 +1,4 @@
-"""Images: PNG / JPEG in, PNG out; coordinates and value normalisation (formats/nff.md, "Images").
+"""The image modality: PNG / JPEG (and what imageio reads) in, PNG out (formats/annex-image.md).
 
 Values: an integer sample v of bit depth b maps to v / (2^b - 1) in [0, 1]; the decoder maps
 back with round(clip(y, 0, 1) * (2^b - 1)). Coordinates: pixel (row i, column j) of an HxW
@@ -6,6 +6,7 @@ image is the point ((i + 0.5) / H, (j + 0.5) / W) in [0, 1]^2 (pixel centres).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import InputError, InvalidHeader
+import torch
+
+from ..errors import InputError, InvalidHeader, UsageError
 from ..fsutil import atomic_write, input_file
+from ..metrics import psnr
 from ..schema import require_int, require_int_list
+from .base import Domain, lattice_coords
 from .kinds import ENCODABLE, sniff_kind, unsupported_message
 
 MAX_SIDE = 1 << 15
@@ -53,8 +58,15 @@ class ImageSignal:
         return image_description(self.height, self.width, self.channels, self.bit_depth)
 
 
+SCHEMA, SCHEMA_VERSION = "image", 1
+RENDER_BLOCK_POINTS = 1 << 16
+TINY_SIDE = 8  # a field pays a fixed cost (MLP, coarse levels) that a signal this small cannot repay
+
+
 def image_description(height: int, width: int, channels: int, bit_depth: int) -> dict[str, Any]:
     return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
         "shape": [height, width],
         "channels": channels,
         "color": COLOR_BY_CHANNELS[channels],
@@ -76,6 +88,7 @@ class ImageGeometry:
     @classmethod
     def from_description(cls, desc: Mapping[str, Any]) -> "ImageGeometry":
         where = "header.signal"
+        check_schema(desc, where)
         height, width = require_int_list(desc, "shape", 2, 1, MAX_SIDE, where)
         if height * width > MAX_PIXELS:
             raise InvalidHeader(f"{where}: image size {height}x{width} is out of bounds")
@@ -101,13 +114,20 @@ class ImageGeometry:
         return ints.reshape(rows or self.height, self.width, self.channels)
 
 
+def check_schema(desc: Mapping[str, Any], where: str) -> None:
+    """A description names its schema; files written before schemas (format 1.0 vectors)
+    have none and are image schema 1. A reader refuses a schema it does not know."""
+    schema = desc.get("schema", SCHEMA)
+    version = desc.get("schema_version", SCHEMA_VERSION)
+    if schema != SCHEMA or not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidHeader(f"{where}: schema {schema!r} version {version!r} is not an image description")
+    if version != SCHEMA_VERSION:
+        raise InvalidHeader(f"{where}: image schema version {version} is not supported (this reader knows {SCHEMA_VERSION})")
+
+
 def pixel_coords(height: int, width: int, rows: slice | None = None) -> np.ndarray:
     """Pixel-centre coordinates in [0, 1]^2, shape [n, 2] float32, (row, column) order."""
-    rows = rows or slice(0, height)
-    r = (np.arange(height, dtype=np.float64)[rows] + 0.5) / height
-    c = (np.arange(width, dtype=np.float64) + 0.5) / width
-    grid = np.stack(np.meshgrid(r, c, indexing="ij"), axis=-1)
-    return grid.reshape(-1, 2).astype(np.float32)
+    return lattice_coords((height, width), rows)
 
 
 def check_image_input(path: str | os.PathLike) -> Path:
@@ -206,3 +226,97 @@ def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
             iio.imwrite(tmp, pixels[:, :, 0] if channels == 1 else pixels, extension=".png")
 
     return atomic_write(path, write)
+
+
+def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
+    """The image at stage count `stage`: the field evaluated in blocks of rows into a
+    preallocated array, so memory stays near the output's size.
+
+    A pointwise transform is inverted block by block. A positional one (a permutation) needs the
+    whole image: the trained-domain image is rendered to samples first, then its samples are
+    moved back (rounding commutes with moving samples, so this equals permuting floats)."""
+    from ..train import predict
+
+    out = np.empty((geometry.height, geometry.width, geometry.channels), dtype=geometry.dtype)
+    pointwise = not transform.moves_positions
+    rows = max(1, RENDER_BLOCK_POINTS // geometry.width)
+    for r0 in range(0, geometry.height, rows):
+        r1 = min(geometry.height, r0 + rows)
+        coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width, slice(r0, r1))).to(device)
+        values = predict(field_model, coords, stage, chunk=RENDER_BLOCK_POINTS).cpu().numpy()
+        out[r0:r1] = geometry.to_pixels(transform.inverse(values) if pointwise else values, r1 - r0)
+    if pointwise:
+        return out
+    return transform.inverse(out.reshape(-1, geometry.channels)).reshape(out.shape)
+
+
+class ImageModality:
+    """2-D images, grey / RGB with optional alpha, 8 or 16 bits per sample."""
+
+    name = "image"
+    schema = SCHEMA
+    schema_version = SCHEMA_VERSION
+    # every registered transform: pointwise maps and permutations of a 2-D pixel grid
+    transforms = frozenset({"identity", "invert", "rpp", "ordered", "affine", "gamma", "standardise"})
+    rate_unit = "bpp"
+    output_suffixes = (".png",)
+
+    def accepts(self, path: Path) -> bool:
+        return sniff_kind(path) == "other"
+
+    def check_input(self, path: str | os.PathLike) -> Path:
+        return check_image_input(path)
+
+    def read(self, path: str | os.PathLike) -> ImageSignal:
+        return read_image(path)
+
+    def geometry(self, signal: ImageSignal) -> ImageGeometry:
+        return ImageGeometry(signal.height, signal.width, signal.channels, signal.bit_depth)
+
+    def describe(self, geometry: ImageGeometry) -> dict[str, Any]:
+        return image_description(geometry.height, geometry.width, geometry.channels, geometry.bit_depth)
+
+    def from_description(self, desc: Mapping[str, Any]) -> ImageGeometry:
+        return ImageGeometry.from_description(desc)
+
+    def domain(self, geometry: ImageGeometry) -> Domain:
+        return Domain(("y", "x"), (geometry.height, geometry.width))
+
+    def training_data(self, signal: ImageSignal) -> tuple[np.ndarray, np.ndarray]:
+        return pixel_coords(signal.height, signal.width), signal.values()
+
+    def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
+        return render_image(field, transform, geometry, stage, device)
+
+    def quality(self, signal: ImageSignal, decoded: np.ndarray) -> dict[str, float]:
+        return {"psnr": psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1)}
+
+    def raw_bytes(self, geometry: ImageGeometry) -> int:
+        return geometry.num_points * geometry.channels * (geometry.bit_depth // 8)
+
+    def rate(self, file_bytes: int, geometry: ImageGeometry) -> float:
+        return file_bytes * 8 / geometry.num_points
+
+    def rescale(self, geometry: ImageGeometry, scale: float) -> ImageGeometry:
+        """The pixel grid `scale` times the stored one (each side rounded half up), within the
+        image limits; the field is evaluated at its pixel centres."""
+        height, width = (int(math.floor(side * scale + 0.5)) for side in (geometry.height, geometry.width))
+        if min(height, width) < 1 or max(height, width) > MAX_SIDE or height * width > MAX_PIXELS:
+            raise UsageError(f"--scale {scale:g} gives a {height}x{width} image, outside 1..{MAX_SIDE} per side and {MAX_PIXELS} pixels")
+        return ImageGeometry(height, width, geometry.channels, geometry.bit_depth)
+
+    def write(self, path: str | os.PathLike, decoded: np.ndarray) -> Path:
+        return write_png(path, decoded)  # PNG whatever the suffix
+
+    def warnings(self, signal: ImageSignal) -> list[str]:
+        warnings = []
+        if min(signal.height, signal.width) < TINY_SIDE:
+            warnings.append(f"the image is tiny ({signal.width}x{signal.height}): a neural field's fixed size dominates; "
+                            "a PNG stores it in fewer bytes")
+        flat = signal.pixels.reshape(-1, signal.channels)
+        if flat.shape[0] > 1 and bool(np.all(flat == flat[0])):
+            warnings.append("the image is one constant colour: a PNG stores it in a few bytes")
+        return warnings
+
+
+IMAGE = ImageModality()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nfcodec.errors import InputError, InvalidHeader
-from nfcodec.signals.image import ImageGeometry, pixel_coords, read_image, write_png
+from nfcodec.modalities.image import ImageGeometry, pixel_coords, read_image, write_png
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
@@ -23,7 +23,7 @@ def test_png_round_trip_keeps_depth_and_channels(tmp_path: Path, channels: int, 
 def test_values_and_back_are_exact():
     pixels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)
     geometry = ImageGeometry(16, 16, 1, 8)
-    from nfcodec.signals.image import ImageSignal
+    from nfcodec.modalities.image import ImageSignal
 
     values = ImageSignal(pixels, 8).values()
     assert values.min() == 0.0 and values.max() == 1.0
