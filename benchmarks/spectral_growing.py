@@ -41,7 +41,7 @@ import torch
 from nfcodec.fields.siren import ProgressiveSiren, dense_params, progressive_params
 from nfcodec.metrics import psnr
 from nfcodec.modalities.image import pixel_coords, read_image
-from nfcodec.train import TrainConfig, fit_progressive, predict
+from nfcodec.train import InMemorySampler, TrainConfig, cosine_factor, fit_progressive, optimise, predict
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
@@ -101,7 +101,8 @@ def run_progressive(coords, values, reference, size, config, init_bias):
         at_stage_end[stage] = predict(field, coords, stage)
 
     start = time.perf_counter()
-    fits = fit_progressive(field, coords, values, config, on_stage_end=on_stage_end, initial_bias=init_bias)
+    fits = fit_progressive(field, InMemorySampler(coords, values, config.batch_size), config, on_stage_end=on_stage_end,
+                           initial_bias=init_bias)
     seconds = time.perf_counter() - start
     psnrs, drift = [], 0.0
     for stage in range(1, len(PROGRESSIVE_WIDTHS) + 1):
@@ -123,7 +124,7 @@ def run_individual(coords, values, reference, size, config, init_bias):
     for width in INDIVIDUAL_WIDTHS:
         field = ProgressiveSiren((width,), hidden_layers=HIDDEN_LAYERS)
         start = time.perf_counter()
-        fits = fit_progressive(field, coords, values, config, initial_bias=init_bias)
+        fits = fit_progressive(field, InMemorySampler(coords, values, config.batch_size), config, initial_bias=init_bias)
         secs.append(time.perf_counter() - start)
         batch.append(fits[-1].batch_psnr)
         psnrs.append(psnr(reference, to_uint8(predict(field, coords, 1), size), 255.0))
@@ -135,8 +136,8 @@ def run_slimmable(coords, values, reference, size, config, init_bias):
 
     Built on ProgressiveSiren (whose forward at stage k slices every layer to [:w_k, :w_k]) with a
     full width-120 SIREN init and every entry trainable: that slicing is exactly a slimmable net.
-    Same Adam, lr schedule and seed as the other methods (the schedule is re-implemented here
-    because nfcodec.train trains one stage at a time).
+    Same Adam, lr schedule and seed as the other methods: nfcodec.train's one loop with a loss
+    summed over the widths and no freezing.
     """
     generator = torch.Generator().manual_seed(config.seed)
     full = ProgressiveSiren((INDIVIDUAL_WIDTHS[-1],), hidden_layers=HIDDEN_LAYERS)
@@ -147,16 +148,14 @@ def run_slimmable(coords, values, reference, size, config, init_bias):
         field.set_output_bias(init_bias)
     optimiser = torch.optim.Adam(field.parameters(), lr=config.lr)
     stages = range(1, len(INDIVIDUAL_WIDTHS) + 1)
+
+    def every_width(model, x, y, _stage):
+        return sum(torch.mean((model.forward(x, k) - y) ** 2) for k in stages)
+
     start = time.perf_counter()
-    for step in range(1, config.steps + 1):
-        t = (step - 1) / max(config.steps - 1, 1)
-        scale = config.final_lr_fraction + (1 - config.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * t))
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr * scale
-        optimiser.zero_grad(set_to_none=False)
-        loss = sum(torch.mean((field.forward(coords, k) - values) ** 2) for k in stages)
-        loss.backward()
-        optimiser.step()
+    optimise(field, optimiser, InMemorySampler(coords, values, coords.shape[0]), stages[-1], generator,
+             steps=config.steps, lr=config.lr, lr_factor=lambda step: cosine_factor(step, config.steps, config.final_lr_fraction),
+             loss=every_width, precision=config.precision, freeze=False)
     seconds = time.perf_counter() - start
     psnrs = [psnr(reference, to_uint8(predict(field, coords, k), size), 255.0) for k in stages]
     return {"psnr": psnrs, "seconds": seconds}
@@ -355,7 +354,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "batch": "full" if config.batch_size >= args.crop * args.crop else config.batch_size,
             "hidden_layers": HIDDEN_LAYERS,
             "optimiser": "Adam (fresh per stage / per network), cosine lr decay; progressive and individual via "
-                         "nfcodec.train.fit_progressive, slimmable via the same schedule in this script's own loop",
+                         "nfcodec.train.fit_progressive, slimmable through the same loop (nfcodec.train.optimise) with a loss summed over widths",
             "methods": methods,
             "psnr": "nfcodec.metrics.psnr on 8-bit rounded output, peak 255",
         },

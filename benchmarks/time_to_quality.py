@@ -47,7 +47,7 @@ from nfcodec.codec import EncodeConfig, encode_image, resolve_device  # noqa: E4
 from nfcodec.presets import build_field  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
 from nfcodec.modalities.image import ImageGeometry, ImageSignal, pixel_coords, read_image  # noqa: E402
-from nfcodec.train import TrainConfig, fit_progressive, predict  # noqa: E402
+from nfcodec.train import InMemorySampler, TrainConfig, fit_progressive, make_optimiser, optimise, predict  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]
 CROP_IMAGES = ["kodim01", "kodim05", "kodim13", "kodim18"]
@@ -131,13 +131,13 @@ class Phase:
 
 def train_timed(field: Any, target: Target, phases: list[Phase], *, lr: float, batch_size: int, eval_every: int,
                 cap_s: float | None = None, finish_psnr: float | None = None, seed: int = 0) -> dict[str, Any]:
-    """The optimiser loop of nfcodec.train.fit_stage (fresh Adam per stage with the field's betas
+    """nfcodec.train's one loop as fit_stage runs it (fresh Adam per stage with the field's betas
     and eps, masked gradients, output bias at the mean) at a constant lr, with timed evaluations.
     Stops everything at `finish_psnr` or `cap_s` (training seconds)."""
     field.to(target.device)
     generator = torch.Generator().manual_seed(seed)
-    coords, values = target.coords, target.values
-    n = coords.shape[0]
+    values = target.values
+    sampler = InMemorySampler(target.coords, values, batch_size)
     clock = Clock(target.device)
     trace: list[list[float]] = []  # [training seconds, step, stage, psnr]
     phase_out: list[dict[str, Any]] = []
@@ -146,42 +146,36 @@ def train_timed(field: Any, target: Target, phases: list[Phase], *, lr: float, b
         field.grow(phase.stage, generator)
         if phase.stage == 1:
             field.set_output_bias(values.mean(dim=0))
-        optimiser = torch.optim.Adam(field.trainable_parameters(phase.stage), lr=lr,
-                                     betas=getattr(field, "adam_betas", (0.9, 0.999)), eps=getattr(field, "adam_eps", 1e-8))
-        phase_start, steps, reached_at = clock.elapsed(), 0, None
-        while True:
-            if n <= batch_size:
-                x, y = coords, values
-            else:  # CPU generator as in fit_stage: the same index stream on every device
-                idx = torch.randint(n, (batch_size,), generator=generator).to(coords.device)
-                x, y = coords[idx], values[idx]
-            optimiser.zero_grad(set_to_none=False)
-            loss = torch.mean((field.forward(x, phase.stage) - y) ** 2)
-            loss.backward()
-            field.mask_gradients(phase.stage)
-            optimiser.step()
-            steps += 1
+        optimiser = make_optimiser(field, field.trainable_parameters(phase.stage), lr)
+        phase_start, reached_at = clock.elapsed(), None
+
+        def evaluate(steps: int, _batch_psnr: float) -> bool:
+            """After every step: evaluate when due; True ends the phase."""
+            nonlocal total_steps, last_psnr, stopped, reached_at
             total_steps += 1
             now = clock.elapsed()
             out_of_steps = phase.max_steps is not None and steps >= phase.max_steps
             over_global = cap_s is not None and now >= cap_s
             over_phase = phase.cap_s is not None and now - phase_start >= phase.cap_s
-            if steps % eval_every == 0 or out_of_steps or over_global or over_phase:
-                t = clock.pause()
-                last_psnr = target.psnr(field, phase.stage)
-                trace.append([t, total_steps, phase.stage, last_psnr])
-                clock.resume()
-                if finish_psnr is not None and last_psnr >= finish_psnr:
-                    stopped = "target"
-                    break
-                if phase.stop_psnr is not None and last_psnr >= phase.stop_psnr:
-                    reached_at = t
-                    break
-                if over_global:
-                    stopped = "cap"
-                    break
-                if out_of_steps or over_phase:
-                    break
+            if not (steps % eval_every == 0 or out_of_steps or over_global or over_phase):
+                return False
+            t = clock.pause()
+            last_psnr = target.psnr(field, phase.stage)
+            trace.append([t, total_steps, phase.stage, last_psnr])
+            clock.resume()
+            if finish_psnr is not None and last_psnr >= finish_psnr:
+                stopped = "target"
+                return True
+            if phase.stop_psnr is not None and last_psnr >= phase.stop_psnr:
+                reached_at = t
+                return True
+            if over_global:
+                stopped = "cap"
+                return True
+            return out_of_steps or over_phase
+
+        steps, _ = optimise(field, optimiser, sampler, phase.stage, generator, steps=None, lr=lr, precision="fp32",
+                            on_step=evaluate)
         phase_out.append({"stage": phase.stage, "steps": steps, "psnr": last_psnr, "reached_at_s": reached_at,
                           "seconds": clock.elapsed() - phase_start})
         if stopped != "steps":
@@ -253,7 +247,7 @@ def run_crops(paths: list[Path], args: argparse.Namespace, device: torch.device)
             siren_psnr.append(target.psnr(siren, stage))
 
         # fit_progressive's default TrainConfig otherwise (cosine decay); full batch at this size.
-        fits = fit_progressive(siren, target.coords, target.values, TrainConfig(steps=args.crop_steps, lr=1e-3, seed=args.seed),
+        fits = fit_progressive(siren, InMemorySampler(target.coords, target.values, 1 << 15), TrainConfig(steps=args.crop_steps, lr=1e-3, seed=args.seed),
                                on_stage_end=on_stage_end, initial_bias=target.values.mean(dim=0))
         siren_cum = np.cumsum([f.seconds for f in fits]).tolist()
         grids = {}

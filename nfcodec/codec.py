@@ -29,7 +29,7 @@ from .progress import SILENT, Progress
 from .registry import FIELDS
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
-from .train import StageFit, TrainConfig, fit_progressive
+from .train import InMemorySampler, StageFit, TrainConfig, fit_progressive
 from .transforms import Transform, fit_transform, preset_names, resolve_preset
 
 __all__ = [  # the codec API (decoding re-exported from decoding.py)
@@ -217,8 +217,9 @@ def encode_signal(
         target_psnr=None if config.target_psnr is None else config.target_psnr + trained_psnr_offset(transform, target),
     )
     values = torch.from_numpy(target).to(device)
-    fit_progressive(writer.field, torch.from_numpy(coords).to(device), values, train_config,
-                    on_stage_end=writer.finalise, progress=progress, initial_bias=values.mean(dim=0))
+    sampler = InMemorySampler(torch.from_numpy(coords).to(device), values, config.batch_size)
+    fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=progress,
+                    initial_bias=values.mean(dim=0))
     transform_data = transform.data()
     data = container.assemble(
         modality=modality.name,

@@ -20,6 +20,7 @@ from . import container
 from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
 from .fsutil import check_output_path, input_file
 from .modalities import modality
+from .modalities.base import check_extents
 from .registry import FIELDS
 from .schema import MAX_FIELD_PARAMS
 from .transforms import transform_from_header
@@ -104,6 +105,7 @@ class Decoder:
         geometry = self.modality.from_description(header.signal)
         self.field = _field_from_header(header)
         domain = self.modality.domain(geometry)
+        check_extents([s.extent for s in header.stages], domain, self.modality.growth)
         if self.field.in_dim != len(domain.axes) or self.field.out_dim != geometry.channels:
             raise InvalidHeader(f"header: field dimensions do not match the {self.modality.name}")
         # Positional transform data is 4 bytes per position: refuse a larger declared size unread.

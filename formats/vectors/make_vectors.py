@@ -154,7 +154,7 @@ def writer_vectors() -> list[Vector]:
 
 def siren_image_vector() -> Vector:
     """A 2x2 grey 8-bit image as a progressive SIREN of widths (2, 3) with one hidden layer,
-    with fixed weights: a decoder test for formats/nff.md "Images" and "Field: siren"."""
+    with fixed weights: a decoder test for formats/annex-image.md and annex-field-siren.md."""
     from nfcodec.container import StageData, assemble, encode_stage
 
     s1 = {
@@ -179,7 +179,7 @@ def siren_image_vector() -> Vector:
 
 
 def siren_pixels(stages: list[dict[str, np.ndarray]], config: dict[str, Any], height: int, width: int) -> np.ndarray:
-    """Reference decoder of formats/nff.md "Field: siren" + "Images" (8-bit samples), in float64
+    """Reference decoder of formats/annex-field-siren.md + annex-image.md (8-bit samples), in float64
     numpy: fill the full matrices block by block, then evaluate at the width of the last stage."""
     k = len(stages)
     w = sum(s["first.w"].shape[0] for s in stages)  # each stage adds n_k = w_k - w_{k-1} rows

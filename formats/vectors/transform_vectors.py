@@ -1,4 +1,4 @@
-"""Conformance vectors for the transforms of formats/nff.md section 11, as `transform_vectors.json`.
+"""Conformance vectors for the transforms of formats/annex-transforms.md, as `transform_vectors.json`.
 
 Written by make_vectors.py (which imports this file by path). The expectations come from a
 deliberately naive scalar implementation of the spec text below (Python integers, explicit

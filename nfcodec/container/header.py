@@ -83,6 +83,9 @@ class StageSpec:
     width: int  # field-defined size of the sub-network after this stage (e.g. MLP width)
     tensors: tuple[TensorSpec, ...]
     chunk: ChunkRef
+    # the part of the signal's sample lattice that widths >= this stage decode: one half-open
+    # [start, stop) per axis, in the modality's axis order; None: the whole domain
+    extent: tuple[tuple[int, int], ...] | None = None
 
     @property
     def new_params(self) -> int:
@@ -134,6 +137,23 @@ def _require(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wh
     if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
         raise InvalidHeader(f"{where}: field {key!r} has the wrong type")
     return value
+
+
+def _extent(raw: Any, where: str) -> tuple[tuple[int, int], ...] | None:
+    """A stage's optional extent: 1..MAX_EXTENT_AXES pairs [start, stop) of sample indices,
+    start < stop. Whether it fits the signal's domain is the modality's to check."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not 1 <= len(raw) <= limits.MAX_EXTENT_AXES:
+        raise InvalidHeader(f"{where}: 'extent' must be an array of 1..{limits.MAX_EXTENT_AXES} [start, stop] pairs")
+    pairs = []
+    for pair in raw:
+        if (not isinstance(pair, list) or len(pair) != 2
+                or any(not isinstance(v, int) or isinstance(v, bool) for v in pair)
+                or not 0 <= pair[0] < pair[1] <= limits.MAX_EXTENT_INDEX):
+            raise InvalidHeader(f"{where}: 'extent' entries must be [start, stop] with 0 <= start < stop <= 2^26")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -309,7 +329,7 @@ def validate_header(raw: Any, header_end: int) -> Header:
         tensors = tuple(_tensor(t, where) for t in tensors_raw)
         if len({t.name for t in tensors}) != len(tensors):
             raise InvalidHeader(f"{where}: duplicate tensor names")
-        stage = StageSpec(i, width, tensors, chunk)
+        stage = StageSpec(i, width, tensors, chunk, _extent(entry.get("extent"), where))
         if stage.raw_bytes > limits.MAX_STAGE_RAW_BYTES:
             raise LimitExceeded(f"{where}: {stage.raw_bytes} decompressed bytes > {limits.MAX_STAGE_RAW_BYTES}")
         if compression == "none" and chunk.length != stage.raw_bytes:

@@ -12,6 +12,8 @@ MAX_STAGE_RAW_BYTES = 1 << 28  # decompressed size of one stage chunk
 MAX_TOTAL_RAW_BYTES = 1 << 30  # decompressed size of all stage chunks together
 # Decompressed size of the NXFM chunk: a u32 per position of the largest signal (2^26 pixels).
 MAX_TRANSFORM_DATA_BYTES = 1 << 28
+MAX_EXTENT_AXES = 8  # axes of a stage's extent (a signal's domain has at most this many)
+MAX_EXTENT_INDEX = 1 << 26  # a sample index on one axis (the largest signal has 2^26 positions)
 MAX_NAME_LENGTH = 64
 MAX_MSGPACK_DEPTH = 16
 MAX_HEADER_ARRAY_LEN = 1 << 16  # entries of any msgpack array in the header

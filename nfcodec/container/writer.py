@@ -19,6 +19,7 @@ class StageData:
 
     width: int
     tensors: list[tuple[str, np.ndarray, str]] = field(default_factory=list)  # (name, values, dtype)
+    extent: tuple[tuple[int, int], ...] | None = None  # the lattice part it decodes (None: all)
 
 
 @dataclass
@@ -27,6 +28,7 @@ class EncodedStage:
     specs: list[TensorSpec]
     payload: bytes  # chunk data (compressed)
     decoded: dict[str, np.ndarray]  # what a decoder reconstructs
+    extent: tuple[tuple[int, int], ...] | None = None
 
 
 def encode_stage(stage: StageData, compression: str = "zstd", steps: Mapping[str, float | None] | None = None) -> EncodedStage:
@@ -38,7 +40,7 @@ def encode_stage(stage: StageData, compression: str = "zstd", steps: Mapping[str
         specs.append(named(spec, name))
         raws.append(raw)
         decoded[name] = back
-    return EncodedStage(stage.width, specs, pack_stage(raws, compression), decoded)
+    return EncodedStage(stage.width, specs, pack_stage(raws, compression), decoded, stage.extent)
 
 
 def transform_data_chunk(raw: bytes) -> tuple[str, bytes]:
@@ -88,7 +90,7 @@ def assemble(
         "transform": dict(transform),
         "field": dict(field_info),
         "compression": compression,
-        "stages": [{"width": s.width, "tensors": [t.to_raw() for t in s.specs]} for s in stages],
+        "stages": [_stage_entry(s) for s in stages],
         "index": index,
         "encoder": dict(encoder or {}),
     }
@@ -105,3 +107,10 @@ def assemble(
 
 
 __all__ = ["StageData", "EncodedStage", "encode_stage", "assemble", "transform_data_chunk", "is_critical"]
+
+
+def _stage_entry(stage: EncodedStage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"width": stage.width, "tensors": [t.to_raw() for t in stage.specs]}
+    if stage.extent is not None:
+        entry["extent"] = [list(pair) for pair in stage.extent]
+    return entry

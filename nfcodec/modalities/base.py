@@ -40,6 +40,26 @@ def lattice_coords(shape: tuple[int, ...], first_axis: slice | None = None) -> n
     return grid.reshape(-1, len(shape)).astype(np.float32)
 
 
+def check_extents(extents: list[tuple[tuple[int, int], ...] | None], domain: Domain, growth: frozenset[str]) -> None:
+    """Stage extents (formats/nff.md 4.5) against a validated domain: one [start, stop) per
+    axis inside the lattice, each stage's extent containing the one before (a prefix of the
+    file decodes a part that only grows). Partial extents need a growth mode that makes them
+    (temporal or spatial); a modality without one renders every stage whole."""
+    from ..errors import InvalidHeader, UnknownCodecId
+
+    whole = tuple((0, n) for n in domain.shape)
+    previous = None
+    for k, extent in enumerate(extents, start=1):
+        extent = whole if extent is None else extent
+        if len(extent) != len(domain.axes) or any(stop > n for (_, stop), n in zip(extent, domain.shape)):
+            raise InvalidHeader(f"stage {k}: extent {list(extent)} does not fit the domain {list(domain.shape)}")
+        if previous is not None and any(s > ps or e < pe for (s, e), (ps, pe) in zip(extent, previous)):
+            raise InvalidHeader(f"stage {k}: extent {list(extent)} does not contain stage {k - 1}'s")
+        if extent != whole and not growth & {"temporal", "spatial"}:
+            raise UnknownCodecId(f"stage {k} covers part of the signal; this decoder renders every stage of this modality whole")
+        previous = extent
+
+
 @runtime_checkable
 class Signal(Protocol):
     """A signal read from a source, ready to train on."""
@@ -70,6 +90,7 @@ class Modality(Protocol):
     transforms: ClassVar[frozenset[str]]  # registry names of the transforms it admits
     rate_unit: ClassVar[str]  # what `rate` is reported in, e.g. "bpp"
     output_suffixes: ClassVar[tuple[str, ...]]  # what decoding can write, default first
+    growth: ClassVar[frozenset[str]]  # how its files grow: "spectral", "temporal", "spatial"
 
     def accepts(self, path: Path) -> bool:
         """Whether `path` looks like this modality's input (a cheap look at name and bytes)."""

@@ -260,6 +260,7 @@ class ImageModality:
     transforms = frozenset({"identity", "invert", "rpp", "ordered", "affine", "gamma", "standardise"})
     rate_unit = "bpp"
     output_suffixes = (".png",)
+    growth = frozenset({"spectral"})  # finer levels and wider MLPs; every stage covers the image
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "other"

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..metrics import psnr
-from ..train import autocast_dtype, predict
+from ..train import InMemorySampler, make_optimiser, optimise, predict
 from ..transforms import Transform, fit_transform
 
 
@@ -70,25 +70,16 @@ def make_arm(preset: str, lr: float, signal: ProbeSignal, build_field: Any, seed
     model.grow(1, generator)
     if hasattr(model, "set_output_bias"):
         model.set_output_bias(target.mean(dim=0))
-    params = model.trainable_parameters(1)
-    optimiser = torch.optim.Adam(
-        params, lr=lr, betas=getattr(model, "adam_betas", (0.9, 0.999)), eps=getattr(model, "adam_eps", 1e-8)
-    )
+    optimiser = make_optimiser(model, model.trainable_parameters(1), lr)
     return Arm(preset, lr, transform, model, optimiser, target)
 
 
 def train_arm(arm: Arm, signal: ProbeSignal, steps: int, precision: str = "auto") -> None:
     """Continue `arm` for `steps` full-batch steps, then score it on the original crop."""
-    amp = autocast_dtype(arm.field, signal.coords.device, precision)
     start = time.perf_counter()
-    for _ in range(steps):
-        arm.optimiser.zero_grad(set_to_none=False)
-        with torch.autocast(signal.coords.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            out = arm.field.forward(signal.coords, 1)
-        loss = torch.mean((out.float() - arm.target) ** 2)
-        loss.backward()
-        arm.field.mask_gradients(1)
-        arm.optimiser.step()
+    sampler = InMemorySampler(signal.coords, arm.target, batch_size=signal.coords.shape[0])  # full batch
+    # a constant rate, and no generator draws (full batch): the arm resumes exactly where it stopped
+    optimise(arm.field, arm.optimiser, sampler, 1, torch.Generator(), steps=steps, lr=arm.lr, precision=precision)
     arm.seconds += time.perf_counter() - start
     arm.steps += steps
     arm.curve.append((arm.steps, score_arm(arm, signal)))

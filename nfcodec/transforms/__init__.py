@@ -1,4 +1,4 @@
-"""Invertible data transforms applied before fitting (formats/nff.md, "Transforms").
+"""Invertible data transforms applied before fitting (formats/annex-transforms.md).
 
 A transform maps normalised signal values to what the field is trained on; the decoder applies
 the inverse. Each has a stable id (registry.TRANSFORMS) and stores its inverse parameters in the

@@ -19,7 +19,7 @@ from ..errors import InvalidHeader
 
 @runtime_checkable
 class Transform(Protocol):
-    """An invertible data transform (formats/nff.md, "Transforms")."""
+    """An invertible data transform (formats/annex-transforms.md)."""
 
     id: ClassVar[int]  # registry id, written into files
     name: ClassVar[str]  # registry name, written into files

@@ -17,7 +17,7 @@ from .base import Transform
 from .permutations import MAX_POSITIONS, MAX_SEED, OrderedPermutation, RandomPermutation
 from .values import Affine, Gamma, Identity, Invert, Standardise
 
-MAX_CHANNELS = 16  # a field's largest out_dim (formats/nff.md, "Field: siren" / "Field: grid")
+MAX_CHANNELS = 16  # a field's largest out_dim (formats/annex-field-siren.md, annex-field-grid.md)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Both store a permutation `perm` of the N flat positions with trained[p] = original[perm[p]].
 The random one is regenerated from a 32-bit seed by the counter-based generator specified in
-formats/nff.md (no library RNG: its stream could change between versions); the ordered one
+formats/annex-transforms.md (no library RNG: its stream could change between versions); the ordered one
 depends on the data, so it is stored in the NXFM chunk as N little-endian u32.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..errors import InvalidHeader, InvalidPayload
 from .base import describe_transform, flat, param_int, refuse_data
 
 WHERE = "header.transform.params"
-MAX_POSITIONS = 1 << 26  # the largest signal a file may describe (formats/nff.md, "Images")
+MAX_POSITIONS = 1 << 26  # the largest signal a file may describe (formats/annex-image.md)
 MAX_SEED = (1 << 32) - 1
 
 # splitmix64 (Steele, Lea, Flood 2014; Vigna's public-domain C code): the state increment and

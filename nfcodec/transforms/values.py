@@ -1,7 +1,7 @@
 """Pointwise value transforms: identity, inversion, affine, gamma, standardisation.
 
 All arithmetic is binary32 on values of shape [*positions, C]; the parameters are binary32
-numbers, so every decoder computes the same inverse (formats/nff.md, "Transforms").
+numbers, so every decoder computes the same inverse (formats/annex-transforms.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The NXFM chunk (formats/nff.md 11.6): placement, bounded decompression, prefixes, the spec."""
+"""The NXFM chunk (formats/annex-transforms.md T.6): placement, bounded decompression, prefixes, the spec."""
 from __future__ import annotations
 
 import re

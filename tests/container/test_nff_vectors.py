@@ -81,7 +81,7 @@ def spec_text() -> str:
 
 
 def test_spec_worked_example_is_ok_minimal():
-    section = spec_text().split("## 15. Worked example", 1)[1]
+    section = spec_text().split("## 12. Worked example", 1)[1]
     dump = re.search(r"```\n(0000 .*?)```", section, re.S).group(1)
     data = bytes.fromhex("".join(line[6:] for line in dump.splitlines()))
     assert data == (VECTORS / "ok_minimal.nff").read_bytes()
@@ -136,7 +136,7 @@ def test_spec_limits_table_matches_limits_py():
 
 
 def test_spec_siren_parameter_count_formula():
-    """Section 12's count equals the sum of the tensor sizes of its stage table."""
+    """The siren annex.s count equals the sum of the tensor sizes of its stage table."""
     d, o, layers, widths = 2, 3, 4, (30, 69, 110)
     for k in range(1, len(widths) + 1):
         w = widths[k - 1]

@@ -10,7 +10,7 @@ from nfcodec.fields.grid import ProgressiveGrid
 from nfcodec.fields.grid_layout import GridConfig, corner_indices_weights, grid_layout, vertex_index
 from nfcodec.fields.hashgrid import GridEncoding, torch_corner_indices_weights
 from nfcodec.fields.tcnn_compat import load_tcnn, mlp_shapes, to_tcnn
-from nfcodec.train import TrainConfig, fit_stage
+from nfcodec.train import InMemorySampler, TrainConfig, fit_stage
 
 
 def test_level_sizes_and_offsets_dense_2d():
@@ -167,7 +167,7 @@ def test_earlier_widths_stay_bit_identical_while_later_stages_train():
     snapshots = {}
     for stage in (1, 2, 3):
         field.grow(stage, g)
-        fit_stage(field, stage, coords, values, TrainConfig(steps=12, lr=1e-2), g)
+        fit_stage(field, stage, InMemorySampler(coords, values, 1 << 15), TrainConfig(steps=12, lr=1e-2), g)
         with torch.no_grad():
             snapshots[stage] = field.forward(coords, stage).clone()
             for earlier in range(1, stage):

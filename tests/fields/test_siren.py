@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nfcodec.fields.siren import ProgressiveSiren, dense_params, matched_widths, progressive_params
-from nfcodec.train import TrainConfig, fit_stage
+from nfcodec.train import InMemorySampler, TrainConfig, fit_stage
 
 PAPER_WIDTHS = (30, 69, 110, 151)
 
@@ -49,7 +49,7 @@ def test_earlier_widths_stay_bit_identical_while_later_stages_train():
     snapshots: dict[int, torch.Tensor] = {}
     for stage in range(1, len(widths) + 1):
         field.grow(stage, g)
-        fit_stage(field, stage, coords, values, config, g)
+        fit_stage(field, stage, InMemorySampler(coords, values, config.batch_size), config, g)
         with torch.no_grad():
             snapshots[stage] = field.forward(coords, stage).clone()
             for earlier in range(1, stage):
@@ -66,7 +66,7 @@ def test_new_to_old_blocks_stay_zero():
     g = torch.Generator().manual_seed(0)
     for stage in (1, 2):
         field.grow(stage, g)
-        fit_stage(field, stage, coords, values, TrainConfig(steps=5, lr=1e-2), g)
+        fit_stage(field, stage, InMemorySampler(coords, values, 1 << 15), TrainConfig(steps=5, lr=1e-2), g)
     for weight in field.hidden_w:
         assert torch.count_nonzero(weight[:5, 5:9]) == 0
 

@@ -1,0 +1,180 @@
+"""The one training loop (`optimise`), and fitting a progressive field one stage at a time.
+
+Every fit in nfcodec runs `optimise`: the encode's stages, the search's probes and the
+benchmarks. Each stage gets a fresh Adam over the parameters it may change; after every
+backward pass the field zeroes the gradients of frozen entries, so Adam never moves them (its
+moments stay zero). A callback then finalises the stage (the codec quantises it and snaps the
+field to the stored values) before the next stage grows, so later stages are trained against
+what decoders see. Batches come from a sampler (samplers.py), the loss from the caller.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+from ..fields.base import ProgressiveField
+from ..metrics import psnr_from_mse
+from ..progress import SILENT, Progress
+from .samplers import Sampler
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast_dtype(field: ProgressiveField, device: torch.device, precision: str) -> torch.dtype | None:
+    """bf16 autocast for training steps where the hardware runs it natively and the field
+    tolerates it (ReLU MLPs do; SIREN's sin(30 x) does not). Evaluation always runs in float32,
+    so reported quality is what a decoder computes."""
+    if precision == "fp32" or not getattr(field, "mixed_precision_ok", False):
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if _cpu_has_native_bf16() else None
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 300  # optimisation steps per stage
+    lr: float | None = None  # peak Adam learning rate (None: the field's default); cosine-decayed
+    final_lr_fraction: float = 0.1
+    batch_size: int = 1 << 15  # points per step; full batch when the signal has fewer points
+    seed: int = 0
+    target_psnr: float | None = None  # stop a stage early once the batch PSNR reaches it
+    precision: str = "auto"  # "auto" (bf16 training steps where native and safe), "fp32", "bf16"
+
+
+@dataclass
+class StageFit:
+    stage: int
+    steps: int
+    seconds: float
+    batch_psnr: float
+
+
+# loss(field, coords, targets, stage) -> scalar tensor; it runs under the step's autocast
+Loss = Callable[[ProgressiveField, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+def mse_loss(field: ProgressiveField, coords: torch.Tensor, targets: torch.Tensor, stage: int) -> torch.Tensor:
+    """Mean squared error of the field at `stage` (computed in float32 whatever the autocast)."""
+    return torch.mean((field.forward(coords, stage).float() - targets) ** 2)
+
+
+def cosine_factor(step: int, steps: int, final_fraction: float) -> float:
+    """Cosine decay from 1 at step 1 to `final_fraction` at step `steps`."""
+    t = (step - 1) / max(steps - 1, 1)
+    return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def make_optimiser(field: ProgressiveField, params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam with the field's own betas and eps (a SIREN and a grid want different ones)."""
+    return torch.optim.Adam(params, lr=lr, betas=getattr(field, "adam_betas", (0.9, 0.999)), eps=getattr(field, "adam_eps", 1e-8))
+
+
+def optimise(
+    field: ProgressiveField,
+    optimiser: torch.optim.Optimizer,
+    sampler: Sampler,
+    stage: int,
+    generator: torch.Generator,
+    *,
+    steps: int | None,
+    lr: float,
+    lr_factor: Optional[Callable[[int], float]] = None,
+    loss: Loss = mse_loss,
+    precision: str = "auto",
+    freeze: bool = True,
+    on_step: Optional[Callable[[int, float], bool]] = None,
+) -> tuple[int, float]:
+    """Train `field` at `stage`: up to `steps` steps (None: until `on_step` returns True), the
+    learning rate `lr` times `lr_factor(step)` (constant without one), the freezing rules
+    applied unless `freeze` is False (a slimmable net trains every entry). `on_step(step,
+    batch_psnr)` returning True stops early. Returns (steps taken, the last batch PSNR)."""
+    amp = autocast_dtype(field, sampler.device, precision)
+    batch_psnr, step = float("nan"), 0
+    while steps is None or step < steps:
+        step += 1
+        if lr_factor is not None:
+            for group in optimiser.param_groups:
+                group["lr"] = lr * lr_factor(step)
+        x, y = sampler.batch(generator)
+        optimiser.zero_grad(set_to_none=False)
+        with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            value = loss(field, x, y, stage)
+        value.backward()
+        if freeze:
+            field.mask_gradients(stage)
+        optimiser.step()
+        batch_psnr = psnr_from_mse(value.item())
+        if on_step is not None and on_step(step, batch_psnr):
+            break
+    return step, batch_psnr
+
+
+def predict(field: ProgressiveField, coords: torch.Tensor, stage: int, chunk: int = 1 << 16) -> torch.Tensor:
+    """Field output at every coordinate, in chunks so memory stays bounded."""
+    with torch.no_grad():
+        return torch.cat([field.forward(coords[i : i + chunk], stage) for i in range(0, coords.shape[0], chunk)])
+
+
+def fit_stage(
+    field: ProgressiveField,
+    stage: int,
+    sampler: Sampler,
+    config: TrainConfig,
+    generator: torch.Generator,
+    progress: Progress = SILENT,
+    loss: Loss = mse_loss,
+) -> StageFit:
+    """One stage: a fresh Adam over what the stage may change, cosine-decayed, `config.steps`
+    steps or until the batch PSNR reaches `config.target_psnr`."""
+    lr = config.lr or getattr(field, "default_lr", 1e-3)
+    optimiser = make_optimiser(field, field.trainable_parameters(stage), lr)
+    start = time.perf_counter()
+    progress.start(f"stage {stage}/{len(field.widths)} (width {field.widths[stage - 1]})", config.steps)
+
+    def on_step(step: int, batch_psnr: float) -> bool:
+        progress.update(step, f"psnr {batch_psnr:6.2f} dB")
+        return config.target_psnr is not None and batch_psnr >= config.target_psnr
+
+    steps, batch_psnr = optimise(
+        field, optimiser, sampler, stage, generator, steps=config.steps, lr=lr,
+        lr_factor=lambda step: cosine_factor(step, config.steps, config.final_lr_fraction),
+        loss=loss, precision=config.precision, on_step=on_step,
+    )
+    progress.finish(f"psnr {batch_psnr:6.2f} dB")
+    return StageFit(stage, steps, time.perf_counter() - start, batch_psnr)
+
+
+def fit_progressive(
+    field: ProgressiveField,
+    sampler: Sampler,
+    config: TrainConfig,
+    on_stage_end: Callable[[int, StageFit], None] | None = None,
+    progress: Progress = SILENT,
+    initial_bias: torch.Tensor | None = None,
+    loss: Loss = mse_loss,
+) -> list[StageFit]:
+    generator = torch.Generator().manual_seed(config.seed)
+    fits = []
+    for stage in range(1, len(field.widths) + 1):
+        field.grow(stage, generator)
+        if stage == 1 and initial_bias is not None and hasattr(field, "set_output_bias"):
+            field.set_output_bias(initial_bias)
+        fit = fit_stage(field, stage, sampler, config, generator, progress, loss)
+        if on_stage_end is not None:
+            on_stage_end(stage, fit)
+        fits.append(fit)
+    return fits
