@@ -29,7 +29,7 @@ from .progress import SILENT, Progress
 from .registry import FIELDS
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
-from .train import InMemorySampler, StageFit, TrainConfig, fit_progressive
+from .train import StageFit, TrainConfig, fit_progressive
 from .transforms import Transform, fit_transform, preset_names, resolve_preset
 
 __all__ = [  # the codec API (decoding re-exported from decoding.py)
@@ -57,6 +57,8 @@ class EncodeConfig:
     transform: str = "auto"
     keep_interpolation: bool = False  # search only transforms a decoder can resample
     probe_side: int = 128  # search probes train on a centre crop of this side
+    # how to read the input, for modalities that take options (video: size, fps, frames, resize)
+    input_options: dict[str, Any] = field(default_factory=dict)
 
 
 def validate_config(config: EncodeConfig, modality: Modality | None = None) -> None:
@@ -196,8 +198,7 @@ def encode_signal(
     domain = modality.domain(geometry)
     # built before the search: an impossible stage split fails before any training
     field_model = build_field(config, domain.shape, geometry.channels)
-    coords, normalised = modality.training_data(signal)
-    lattice = normalised.reshape(*domain.shape, geometry.channels)
+    lattice = modality.search_lattice(signal)
     lr = config.lr or defaults["lr"]
     searched = None
     if fixed is None:
@@ -207,19 +208,18 @@ def encode_signal(
         progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
     transform = fit_transform(fixed, lattice, config.seed)
     # The field learns the transformed signal; every reported quality is measured after inverting.
-    target = np.ascontiguousarray(transform.forward(normalised), dtype=np.float32)
     writer = _StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress)
     train_config = TrainConfig(
         steps=config.steps or defaults["steps"], precision=config.precision, lr=lr,
         batch_size=config.batch_size,  # full batch when the signal fits, else random mini-batches
         seed=config.seed,
         # training measures PSNR on the transformed signal: move the target into that domain
-        target_psnr=None if config.target_psnr is None else config.target_psnr + trained_psnr_offset(transform, target),
+        target_psnr=None if config.target_psnr is None
+        else config.target_psnr + trained_psnr_offset(transform, transform.forward(lattice.reshape(-1, geometry.channels))),
     )
-    values = torch.from_numpy(target).to(device)
-    sampler = InMemorySampler(torch.from_numpy(coords).to(device), values, config.batch_size)
+    sampler = modality.sampler(signal, transform, config.batch_size, device)
     fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=progress,
-                    initial_bias=values.mean(dim=0))
+                    initial_bias=sampler.mean)
     transform_data = transform.data()
     data = container.assemble(
         modality=modality.name,
@@ -264,8 +264,8 @@ class _StageWriter:
         steps_by_name = {n: quant_step(self.step_sigma, n, v, dtypes[n]) for n, v in tensors.items()}
         enc = container.encode_stage(data, self.config.compression, steps_by_name)
         self.field.load_stage_tensors(stage, enc.decoded)
-        decoded = self.modality.render(self.field, self.transform, self.geometry, stage, self.device)
-        self.quality.append(self.modality.quality(self.signal, decoded)["psnr"])
+        blocks = self.modality.render(self.field, self.transform, self.geometry, stage, self.device)
+        self.quality.append(self.modality.quality(self.signal, blocks)["psnr"])
         self.progress.message(f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, "
                               f"{fit.seconds:.1f} s, {format_psnr(self.quality[-1])} decoded")
         self.encoded.append(enc)
@@ -314,11 +314,9 @@ def search_file(
 ) -> SearchResult:
     """Run only the transform search an encode would run on a file (any modality)."""
     config = config or EncodeConfig()
-    modality = modality_for_input(input_path)
+    modality = modality_for_input(input_path, config.input_options)
     validate_config(config, modality)
-    signal = modality.read(input_path)
-    geometry = modality.geometry(signal)
-    lattice = modality.training_data(signal)[1].reshape(*modality.domain(geometry).shape, geometry.channels)
+    lattice = modality.search_lattice(modality.read(input_path, config.input_options))
     search_config = search_config or search_config_for(config, None)
     return search_for_encode(lattice, config, search_config, modality.transforms, device=resolve_device(config.device),
                              progress=progress)
@@ -333,10 +331,11 @@ def encode(
     """Encode a file (its modality found from its contents) to `.nff` (default: beside the
     input); the output appears atomically. Every check runs before any training."""
     output = Path(output_path) if output_path else Path(input_path).with_suffix(".nff")
-    modality = modality_for_input(input_path)  # what the input is comes before where the output goes
-    validate_config(config or EncodeConfig(), modality)
+    config = config or EncodeConfig()
+    modality = modality_for_input(input_path, config.input_options)  # what the input is, before where the output goes
+    validate_config(config, modality)
     check_output_path(output, inputs=[input_path])
-    result = encode_signal(modality, modality.read(input_path), config, progress)
+    result = encode_signal(modality, modality.read(input_path, config.input_options), config, progress)
     atomic_write(output, result.data)
     result.output = str(output)
     return result

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import msgpack
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 from . import container
 from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
 from .fsutil import check_output_path, input_file
-from .modalities import modality
+from .modalities import check_options, modality
 from .modalities.base import check_extents
 from .registry import FIELDS
 from .schema import MAX_FIELD_PARAMS
@@ -37,7 +37,11 @@ def pack_search_table(table: dict[str, Any]) -> bytes:
 
 @dataclass
 class DecodeResult:
-    pixels: np.ndarray  # the decoded signal (an image: [H, W, C] uint8 / uint16)
+    """A decoded width. Nothing is rendered until asked for: `pixels` renders the whole signal
+    in memory (an image; a clip as [T, H, W, 3]), `write` streams it block by block (a clip
+    frame by frame) into a file."""
+
+    decoder: "Decoder" = field(repr=False)
     width: int  # stages decoded
     widths_available: int
     stages_total: int
@@ -45,11 +49,25 @@ class DecodeResult:
     output: str | None = None
     note: str | None = None  # e.g. "truncated file: decoded width 2 of 4"
     scale: float = 1.0  # the output's size relative to the stored signal
-    modality: str = "image"
+    written_as: str = ""  # how the output was written (a video's codec and quality)
+    _pixels: np.ndarray | None = field(default=None, repr=False)
 
-    def write(self, path: str | os.PathLike) -> Path:
-        """Write the decoded signal atomically, as its modality writes (an image: PNG)."""
-        return modality(self.modality).write(path, self.pixels)
+    @property
+    def modality(self) -> str:
+        return self.decoder.modality.name
+
+    @property
+    def pixels(self) -> np.ndarray:
+        if self._pixels is None:
+            blocks = list(self.decoder.blocks(self.width))
+            self._pixels = blocks[0] if len(blocks) == 1 else np.stack(blocks)
+        return self._pixels
+
+    def write(self, path: str | os.PathLike, options: Mapping[str, Any] | None = None) -> None:
+        """Write the decoded signal atomically, as its modality writes (an image: PNG; a clip:
+        by its suffix, frame by frame)."""
+        blocks = [self._pixels] if self._pixels is not None else self.decoder.blocks(self.width)
+        self.written_as = self.decoder.modality.write(path, blocks, self.decoder.geometry, options or {})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,7 +77,9 @@ class DecodeResult:
             "stages_total": self.stages_total,
             "complete": self.complete,
             "scale": self.scale,
-            "shape": list(self.pixels.shape),
+            "modality": self.modality,
+            "shape": [*self.decoder.modality.domain(self.decoder.geometry).shape, self.decoder.geometry.channels],
+            **({"written_as": self.written_as} if self.written_as else {}),
         }
 
 
@@ -135,11 +155,16 @@ class Decoder:
             self.field.load_stage_tensors(k, nff.stage_tensors(k))
         self.loaded = max(self.loaded, width)
 
-    def render(self, width: int) -> np.ndarray:
-        """Pixels [H, W, C] at `width` (<= the loaded stage count)."""
+    def blocks(self, width: int) -> Iterator[np.ndarray]:
+        """The decoded signal at `width` (<= the loaded stage count), block by block in order."""
         if not 1 <= width <= self.loaded:
             raise UsageError(f"width {width} is not loaded (have 1..{self.loaded})")
         return self.modality.render(self.field, self.transform, self.geometry, width, torch.device("cpu"))
+
+    def render(self, width: int) -> np.ndarray:
+        """The whole decoded signal at `width` in memory (an image [H, W, C]; a clip [T, H, W, 3])."""
+        blocks = list(self.blocks(width))
+        return blocks[0] if len(blocks) == 1 else np.stack(blocks)
 
 
 def decode_bytes(
@@ -164,8 +189,7 @@ def decode_bytes(
     if note is None and not nff.complete:
         note = f"truncated file: decoded width {width} of {total}"
     decoder.load(nff, width)
-    return DecodeResult(decoder.render(width), width, available, total, nff.complete, note=note, scale=float(scale),
-                        modality=decoder.modality.name)
+    return DecodeResult(decoder, width, available, total, nff.complete, note=note, scale=float(scale))
 
 
 def read_nff_bytes(path: str | os.PathLike) -> bytes:
@@ -178,14 +202,30 @@ def decode(
     width: int | None = None,
     strict: bool = False,
     scale: float = 1.0,
+    options: Mapping[str, Any] | None = None,
 ) -> DecodeResult:
-    """Decode a `.nff` file to a PNG (default: `<name>.decoded.png` beside it)."""
-    output = Path(output_path) if output_path else Path(nff_path).with_suffix(".decoded.png")
-    check_output_path(output, inputs=[nff_path])
+    """Decode a `.nff` file to its modality's output (default: `<name>.decoded.png` beside it
+    for an image, `.decoded.mp4` for a clip); `options` are the modality's write options
+    (a clip: crf, lossless, frames_dir). Every check runs before anything is rendered."""
+    options = options or {}
     result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale)
-    result.write(output)
-    result.output = str(output)
+    output = Path(output_path) if output_path else default_output(Path(nff_path), result.decoder.modality)
+    check_output_path(output, inputs=[nff_path])
+    check_write(result.decoder.modality, output, options)
+    result.write(output, options)
+    result.output = str(options.get("frames_dir") or output)
     return result
+
+
+def default_output(source: Path, decoded: Any) -> Path:
+    """`<name>.decoded<suffix>`, the suffix the modality writes first (an image: .png)."""
+    return source.with_suffix(".decoded" + decoded.output_suffixes[0])
+
+
+def check_write(decoded: Any, output: str | os.PathLike, options: Mapping[str, Any]) -> None:
+    """The modality takes these write options and can write this output: UsageError if not."""
+    check_options(decoded, options, "write")
+    decoded.check_output(output, options)
 
 
 def info(data: bytes | bytearray | memoryview) -> dict[str, Any]:

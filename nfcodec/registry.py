@@ -71,6 +71,7 @@ FIELDS.register(Entry(2, "grid", "nfcodec.fields.grid:ProgressiveGrid", "progres
 
 MODALITIES: Registry[Any] = Registry("modality")
 MODALITIES.register(Entry(1, "image", "nfcodec.modalities.image:IMAGE", "2-D image, grey / RGB, with optional alpha"))
+MODALITIES.register(Entry(2, "video", "nfcodec.modalities.video:VIDEO", "8-bit RGB clip over (t, y, x)"))
 
 TRANSFORMS: Registry[Any] = Registry("transform")
 TRANSFORMS.register(Entry(0, "identity", "nfcodec.transforms.values:Identity", "values unchanged"))

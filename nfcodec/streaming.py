@@ -91,8 +91,7 @@ class StreamDecoder:
     def result(self, width: int) -> DecodeResult:
         """Width `width` rendered, with what is known of the file so far."""
         total = len(self.header.stages)
-        return DecodeResult(self.render(width), width, self.width, total, self.width == total, scale=float(self.scale),
-                            modality=self.decoder.modality.name)
+        return DecodeResult(self.decoder, width, self.width, total, self.width == total, scale=float(self.scale))
 
 
 def _pieces(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:

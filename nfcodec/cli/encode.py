@@ -54,12 +54,18 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
                    f"one name: use it. Presets: {NONE_ALIAS} (identity), {', '.join(n for n in preset_names() if n != 'identity')}.")
 @click.option("--keep-interpolation", is_flag=True, help="Search only transforms that allow decoding at another size (no permutations).")
 @click.option("--probe-side", type=click.IntRange(16, 1024), default=128, show_default=True, help="Side of the centre crop the search probes train on.")
+@click.option("--frames", "frames", metavar="A:B", help="Clips: encode frames A..B-1 (0-based; A: or :B also work).")
+@click.option("--resize", metavar="WxH", help="Clips: scale every frame to WxH first (even sides).")
+@click.option("--size", "raw_size", metavar="WxH", help="Raw .yuv clips: the frame size [default: from a UVG-style name, e.g. Clip_1920x1080_120fps_420_8bit_YUV.yuv].")
+@click.option("--fps", type=click.FloatRange(0, 1000, min_open=True), help="Raw .yuv clips: the frame rate [default: from the name, else 25].")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also write a PNG plot of PSNR per decodable width vs bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @threads_option
 @json_option
-def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed, transform, keep_interpolation, probe_side, plot_path, quiet, as_json):
-    """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) into a progressive .nff file.
+def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed,
+                   transform, keep_interpolation, probe_side, frames, resize, raw_size, fps, plot_path, quiet, as_json):
+    """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) or a clip (MP4 and what ffmpeg
+    reads, Y4M, raw 8-bit YUV 4:2:0) into a progressive .nff file.
 
     Each stage widens the network; stage k's parameters go into their own chunk, so the
     first k stages decode on their own (width 1 is a preview).
@@ -69,9 +75,14 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
     (a file larger than the raw pixels, very low quality, a tiny or constant image) go to
     stderr, and into --json as "warnings".
 
+    A clip is read lazily (decoded once into a memory-mapped temporary file) and trained a few
+    frames per step; its PSNR is RGB, per frame, averaged over frames, its bpp per pixel per frame.
+
     Example:
 
         nfc encode samples/kodim23.png -o parrots.nff --stages 4 --steps 300
+
+        nfc encode clip.mp4 --frames 0:30 --resize 320x180
     """
     from ..codec import EncodeConfig, encode
     from ..diagnostics import format_psnr
@@ -92,6 +103,7 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         transform=transform,
         keep_interpolation=keep_interpolation,
         probe_side=probe_side,
+        input_options={k: v for k, v in {"frames": frames, "resize": resize, "size": raw_size, "fps": fps}.items() if v is not None},
     )
     if plot_path:  # fail before training, not after
         from ..fsutil import check_output_path

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -67,9 +67,6 @@ class Signal(Protocol):
     @property
     def num_points(self) -> int: ...
 
-    def values(self) -> np.ndarray:
-        """Samples normalised for training, [*domain shape, C] float32."""
-
 
 @runtime_checkable
 class Geometry(Protocol):
@@ -91,14 +88,16 @@ class Modality(Protocol):
     rate_unit: ClassVar[str]  # what `rate` is reported in, e.g. "bpp"
     output_suffixes: ClassVar[tuple[str, ...]]  # what decoding can write, default first
     growth: ClassVar[frozenset[str]]  # how its files grow: "spectral", "temporal", "spatial"
+    read_options: ClassVar[frozenset[str]]  # options `read` takes (video: size, fps, frames, resize)
+    write_options: ClassVar[frozenset[str]]  # options `write` takes (video: crf, lossless)
 
     def accepts(self, path: Path) -> bool:
         """Whether `path` looks like this modality's input (a cheap look at name and bytes)."""
 
-    def check_input(self, path: str | os.PathLike) -> Path:
-        """InputError now (before any work) if `path` cannot be this modality's input."""
+    def check_input(self, path: str | os.PathLike, options: Mapping[str, Any]) -> Path:
+        """InputError / UsageError now (before any work) if `path` cannot be this modality's input."""
 
-    def read(self, path: str | os.PathLike) -> Signal:
+    def read(self, path: str | os.PathLike, options: Mapping[str, Any]) -> Signal:
         """The signal in `path`; InputError with one line if it cannot be read."""
 
     def geometry(self, signal: Signal) -> Geometry: ...
@@ -111,14 +110,20 @@ class Modality(Protocol):
 
     def domain(self, geometry: Geometry) -> Domain: ...
 
-    def training_data(self, signal: Signal) -> tuple[np.ndarray, np.ndarray]:
-        """(coordinates [N, dims], values [N, C]) float32, the values normalised."""
+    def search_lattice(self, signal: Signal) -> np.ndarray:
+        """[*shape, C] float32 values in [0, 1] that the transform search probes (an image: all
+        of it; a clip: its middle frame)."""
 
-    def render(self, field: Any, transform: Any, geometry: Geometry, stage: int, device: torch.device) -> np.ndarray:
-        """The decoded signal at `stage` stages, evaluated in bounded blocks."""
+    def sampler(self, signal: Signal, transform: Any, batch_size: int, device: torch.device) -> Any:
+        """A `train.samplers.Sampler` of (coords, transformed values), with `mean` [C] (the
+        field's initial output offset); memory bounded however large the signal."""
 
-    def quality(self, signal: Signal, decoded: np.ndarray) -> dict[str, float]:
-        """Quality of a decoded signal against the source (the first entry is the headline)."""
+    def render(self, field: Any, transform: Any, geometry: Geometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
+        """The decoded signal at `stage` stages, as blocks in order (an image: one; a clip: its
+        frames), each evaluated in bounded pieces."""
+
+    def quality(self, signal: Signal, blocks: Iterable[np.ndarray]) -> dict[str, float]:
+        """Quality of decoded blocks against the source (`psnr` is the headline)."""
 
     def raw_bytes(self, geometry: Geometry) -> int:
         """The uncompressed samples' size: what a file larger than it wastes."""
@@ -129,8 +134,13 @@ class Modality(Protocol):
     def rescale(self, geometry: Geometry, scale: float) -> Geometry:
         """The geometry rendered `scale` times finer (UsageError where it cannot be)."""
 
-    def write(self, path: str | os.PathLike, decoded: np.ndarray) -> Path:
-        """Write a decoded signal atomically; the format follows the suffix."""
+    def check_output(self, path: str | os.PathLike, options: Mapping[str, Any]) -> None:
+        """UsageError now, before decoding, for an output this modality cannot write."""
+
+    def write(self, path: str | os.PathLike, blocks: Iterable[np.ndarray], geometry: Geometry,
+              options: Mapping[str, Any]) -> str:
+        """Write decoded blocks atomically (the format follows the suffix); returns a note on
+        how (e.g. the video codec and quality), or ""."""
 
     def warnings(self, signal: Signal) -> list[str]:
         """Degenerate signals, known before training (tiny, constant, ...)."""

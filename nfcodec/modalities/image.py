@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -154,7 +154,7 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]
     if pixels.ndim == 4:
-        raise InputError(f"{path} holds {pixels.shape[0]} frames (an animation): nfc encodes {ENCODABLE} so far")
+        raise InputError(f"{path} holds {pixels.shape[0]} frames (an animation): nfc encodes {ENCODABLE}; convert it to a video file")
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.ndim != 3 or pixels.shape[2] not in COLOR_BY_CHANNELS:
@@ -261,14 +261,16 @@ class ImageModality:
     rate_unit = "bpp"
     output_suffixes = (".png",)
     growth = frozenset({"spectral"})  # finer levels and wider MLPs; every stage covers the image
+    read_options: frozenset[str] = frozenset()
+    write_options: frozenset[str] = frozenset()
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "other"
 
-    def check_input(self, path: str | os.PathLike) -> Path:
+    def check_input(self, path: str | os.PathLike, options: Mapping[str, Any]) -> Path:
         return check_image_input(path)
 
-    def read(self, path: str | os.PathLike) -> ImageSignal:
+    def read(self, path: str | os.PathLike, options: Mapping[str, Any]) -> ImageSignal:
         return read_image(path)
 
     def geometry(self, signal: ImageSignal) -> ImageGeometry:
@@ -283,13 +285,22 @@ class ImageModality:
     def domain(self, geometry: ImageGeometry) -> Domain:
         return Domain(("y", "x"), (geometry.height, geometry.width))
 
-    def training_data(self, signal: ImageSignal) -> tuple[np.ndarray, np.ndarray]:
-        return pixel_coords(signal.height, signal.width), signal.values()
+    def search_lattice(self, signal: ImageSignal) -> np.ndarray:
+        return signal.values().reshape(signal.height, signal.width, signal.channels)
 
-    def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
-        return render_image(field, transform, geometry, stage, device)
+    def sampler(self, signal: ImageSignal, transform: Any, batch_size: int, device: torch.device) -> Any:
+        from ..train import InMemorySampler
 
-    def quality(self, signal: ImageSignal, decoded: np.ndarray) -> dict[str, float]:
+        # a positional transform moves samples across the whole image: transform it whole
+        target = np.ascontiguousarray(transform.forward(signal.values()), dtype=np.float32)
+        coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
+        return InMemorySampler(coords, torch.from_numpy(target).to(device), batch_size)
+
+    def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
+        yield render_image(field, transform, geometry, stage, device)
+
+    def quality(self, signal: ImageSignal, blocks: Iterable[np.ndarray]) -> dict[str, float]:
+        (decoded,) = blocks
         return {"psnr": psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1)}
 
     def raw_bytes(self, geometry: ImageGeometry) -> int:
@@ -306,8 +317,14 @@ class ImageModality:
             raise UsageError(f"--scale {scale:g} gives a {height}x{width} image, outside 1..{MAX_SIDE} per side and {MAX_PIXELS} pixels")
         return ImageGeometry(height, width, geometry.channels, geometry.bit_depth)
 
-    def write(self, path: str | os.PathLike, decoded: np.ndarray) -> Path:
-        return write_png(path, decoded)  # PNG whatever the suffix
+    def check_output(self, path: str | os.PathLike, options: Mapping[str, Any]) -> None:
+        pass  # a PNG, whatever the suffix
+
+    def write(self, path: str | os.PathLike, blocks: Iterable[np.ndarray], geometry: ImageGeometry,
+              options: Mapping[str, Any]) -> str:
+        (pixels,) = blocks
+        write_png(path, pixels)
+        return ""
 
     def warnings(self, signal: ImageSignal) -> list[str]:
         warnings = []

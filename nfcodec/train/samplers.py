@@ -13,6 +13,7 @@ class Sampler(Protocol):
     num_points: int
     full_batch: bool  # every step sees every point (deterministic, no generator draws)
     device: torch.device  # where batches are delivered
+    mean: torch.Tensor  # [C] mean target value: the field's initial output offset
 
     def batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(coords [B, dims], target values [B, C]) on the training device."""
@@ -31,6 +32,7 @@ class InMemorySampler:
         self.batch_size = batch_size
         self.full_batch = self.num_points <= batch_size
         self.device = coords.device
+        self.mean = values.mean(dim=0)
 
     def batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         if self.full_batch:

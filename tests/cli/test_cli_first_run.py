@@ -121,9 +121,11 @@ def test_inputs_of_other_kinds_say_what_they_are_and_what_nfc_encodes(tmp_path: 
     ply.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 0\nend_header\n")
     nff = tmp_path / "a.nff"
     assert run("encode", str(small_png), "-o", str(nff), "-q", *TINY).exit_code == 0
-    for path, fragment in ((clip, "video"), (mesh, "mesh"), (ply, "mesh"), (nff, "nfc decode")):
+    for path, fragment in ((mesh, "mesh"), (ply, "mesh"), (nff, "nfc decode")):
         line = assert_one_line_error(run("encode", str(path), "-q"), ExitStatus.DATA_ERROR, fragment)
-        assert "PNG" in line or "decode" in line  # names what nfc does encode
+        assert "PNG" in line and "MP4" in line  # names what nfc does encode
+    # a broken clip is read as what it is, a video, and said to be unreadable
+    assert_one_line_error(run("encode", str(clip), "-q"), ExitStatus.DATA_ERROR, "cannot read", "as a video")
 
 
 def test_an_animation_is_not_called_a_video_to_encode(tmp_path: Path):

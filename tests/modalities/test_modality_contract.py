@@ -9,6 +9,7 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
+import torch
 
 from nfcodec import container
 from nfcodec.codec import EncodeConfig, decode_bytes, encode_image
@@ -63,8 +64,12 @@ def test_image_training_data_and_domain(sample_pixels: np.ndarray):
     signal = ImageSignal(np.ascontiguousarray(sample_pixels[:6, :10]), 8)
     geometry = IMAGE.geometry(signal)
     assert IMAGE.domain(geometry) == Domain(("y", "x"), (6, 10))
-    coords, values = IMAGE.training_data(signal)
-    assert coords.shape == (60, 2) and values.shape == (60, 3) and float(values.max()) <= 1.0
+    from nfcodec.transforms import fit_transform
+
+    sampler = IMAGE.sampler(signal, fit_transform("invert", IMAGE.search_lattice(signal), 0), 1 << 10, torch.device("cpu"))
+    coords, values = sampler.batch(torch.Generator())  # 60 points: the full batch
+    assert coords.shape == (60, 2) and values.shape == (60, 3) and sampler.full_batch
+    assert torch.allclose(values, 1 - torch.from_numpy(signal.values())) and torch.allclose(sampler.mean, values.mean(0))
     assert IMAGE.raw_bytes(geometry) == 180 and IMAGE.rate(180, geometry) == 24.0
     assert IMAGE.from_description(IMAGE.describe(geometry)) == geometry
 

@@ -1,0 +1,198 @@
+"""The video modality: clips as fields over (t, y, x) (formats/annex-video.md).
+
+Frames are decoded once into a memory-mapped temporary file and read from there, a few frames
+per training step, so memory stays bounded whatever the clip's length; decoding renders and
+writes one frame at a time. Quality is PSNR in RGB per frame, averaged over frames (the INR
+literature's UVG convention); the rate is bits per pixel per frame.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+import torch
+
+from ..errors import InvalidHeader, UsageError
+from ..metrics import mse, psnr_from_mse
+from ..schema import require_int, require_int_list
+from .base import Domain, lattice_coords
+from .kinds import sniff_kind
+from .video_io import MAX_FRAMES, MAX_SIDE, VideoSource, output_format, probe_source, read_to_memmap, write_frames
+
+SCHEMA, SCHEMA_VERSION = "video", 1
+FRAMES_PER_STEP = 8  # frames a training step samples from: enough variety, a bounded read
+
+
+@dataclass(frozen=True)
+class VideoGeometry:
+    frames: int
+    height: int
+    width: int
+    fps: float
+    channels: int = 3
+    bit_depth: int = 8
+
+    @property
+    def num_points(self) -> int:
+        return self.frames * self.height * self.width
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.frames, self.height, self.width
+
+
+@dataclass(frozen=True)
+class VideoSignal:
+    frames: np.ndarray  # [T, H, W, 3] uint8, memory-mapped
+    fps: float
+
+    @property
+    def num_points(self) -> int:
+        t, h, w = self.frames.shape[:3]
+        return t * h * w
+
+
+class FrameSampler:
+    """Each step: FRAMES_PER_STEP frames drawn from the clip, `batch_size` pixels drawn evenly
+    among them (both from the CPU generator), transformed pointwise on the fly."""
+
+    full_batch = False
+
+    def __init__(self, frames: np.ndarray, transform: Any, batch_size: int, device: torch.device):
+        self.frames, self.transform, self.device = frames, transform, device
+        t, h, w = frames.shape[:3]
+        self.num_points = t * h * w
+        self.per_frame = max(1, batch_size // min(FRAMES_PER_STEP, t))
+        self.mean = torch.from_numpy(self._mean()).to(device)
+
+    def _mean(self) -> np.ndarray:
+        total = np.zeros(3, np.float64)
+        for frame in self.frames:  # streamed: one frame in memory at a time
+            total += self.transform.forward(frame.reshape(-1, 3).astype(np.float32) / 255.0).sum(axis=0)
+        return (total / self.num_points).astype(np.float32)
+
+    def batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        t, h, w = self.frames.shape[:3]
+        chosen = torch.randint(t, (min(FRAMES_PER_STEP, t),), generator=generator).numpy()
+        pixels = torch.randint(h * w, (len(chosen), self.per_frame), generator=generator).numpy()
+        rows, cols = pixels // w, pixels % w
+        values = np.concatenate([self.frames[f].reshape(-1, 3)[p] for f, p in zip(chosen, pixels)]).astype(np.float32) / 255.0
+        frame_index = np.repeat(chosen, self.per_frame)
+        coords = np.stack([(frame_index + 0.5) / t, (rows.ravel() + 0.5) / h, (cols.ravel() + 0.5) / w], axis=1)
+        target = np.ascontiguousarray(self.transform.forward(values), dtype=np.float32)
+        return torch.from_numpy(coords.astype(np.float32)).to(self.device), torch.from_numpy(target).to(self.device)
+
+
+def render_frames(field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
+    """Frame after frame, [H, W, 3] uint8: the field at the pixel centres of frame t."""
+    from ..train import predict
+
+    t_count, h, w = geometry.shape
+    plane = lattice_coords((h, w))
+    for t in range(t_count):
+        coords = np.concatenate([np.full((plane.shape[0], 1), (t + 0.5) / t_count, np.float32), plane], axis=1)
+        values = predict(field, torch.from_numpy(coords).to(device), stage).cpu().numpy()
+        values = transform.inverse(values)
+        yield np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(h, w, 3)
+
+
+class VideoModality:
+    """8-bit RGB clips (decoded from any ffmpeg input or raw YUV 4:2:0)."""
+
+    name = "video"
+    schema = SCHEMA
+    schema_version = SCHEMA_VERSION
+    # pointwise transforms only: a permutation would need every frame at once to invert
+    transforms = frozenset({"identity", "invert", "affine", "gamma", "standardise"})
+    rate_unit = "bpp"  # bits per pixel per frame
+    output_suffixes = (".mp4", ".y4m", ".yuv")
+    growth = frozenset({"spectral"})
+    read_options = frozenset({"size", "fps", "frames", "resize"})
+    write_options = frozenset({"crf", "lossless", "frames_dir"})
+
+    def accepts(self, path: Path) -> bool:
+        return sniff_kind(path) == "video"
+
+    def check_input(self, path: str | os.PathLike, options: Mapping[str, Any]) -> Path:
+        probe_source(Path(path), options)  # sizes, rates and ranges checked before any decoding
+        return Path(path)
+
+    def read(self, path: str | os.PathLike, options: Mapping[str, Any]) -> VideoSignal:
+        source: VideoSource = probe_source(Path(path), options)
+        return VideoSignal(read_to_memmap(source), source.fps)
+
+    def geometry(self, signal: VideoSignal) -> VideoGeometry:
+        t, h, w = signal.frames.shape[:3]
+        return VideoGeometry(t, h, w, signal.fps)
+
+    def describe(self, geometry: VideoGeometry) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+            "shape": list(geometry.shape), "channels": 3, "color": "rgb", "bit_depth": 8,
+            "fps": float(geometry.fps), "coords": "sample-centre",
+        }
+
+    def from_description(self, desc: Mapping[str, Any]) -> VideoGeometry:
+        where = "header.signal"
+        if desc.get("schema") != SCHEMA or desc.get("schema_version") != SCHEMA_VERSION:
+            raise InvalidHeader(f"{where}: schema {desc.get('schema')!r} version {desc.get('schema_version')!r} is not a video description this reader knows")
+        frames, height, width = require_int_list(desc, "shape", 3, 1, MAX_SIDE, where)
+        if frames > MAX_FRAMES:
+            raise InvalidHeader(f"{where}: {frames} frames is out of bounds")
+        if require_int(desc, "channels", 3, 3, where) != 3 or require_int(desc, "bit_depth", 8, 8, where) != 8:
+            raise InvalidHeader(f"{where}: video is 8-bit RGB")
+        fps = desc.get("fps")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not (math.isfinite(fps) and 0 < fps <= 1000):
+            raise InvalidHeader(f"{where}: 'fps' must be a number in (0, 1000]")
+        return VideoGeometry(frames, height, width, float(fps))
+
+    def domain(self, geometry: VideoGeometry) -> Domain:
+        return Domain(("t", "y", "x"), geometry.shape)
+
+    def search_lattice(self, signal: VideoSignal) -> np.ndarray:
+        return signal.frames[len(signal.frames) // 2].astype(np.float32) / 255.0
+
+    def sampler(self, signal: VideoSignal, transform: Any, batch_size: int, device: torch.device) -> FrameSampler:
+        return FrameSampler(signal.frames, transform, batch_size, device)
+
+    def render(self, field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
+        return render_frames(field, transform, geometry, stage, device)
+
+    def quality(self, signal: VideoSignal, blocks: Iterable[np.ndarray]) -> dict[str, float]:
+        errors = [mse(reference, decoded) for reference, decoded in zip(signal.frames, blocks)]
+        # mean over frames of each frame's RGB PSNR (an exact frame is infinite: then the mean is)
+        return {"psnr": float(np.mean([psnr_from_mse(e, 255.0) for e in errors])), "frames": len(errors)}
+
+    def raw_bytes(self, geometry: VideoGeometry) -> int:
+        return geometry.num_points * 3 // 2  # the clip as 8-bit YUV 4:2:0, how video is stored raw
+
+    def rate(self, file_bytes: int, geometry: VideoGeometry) -> float:
+        return file_bytes * 8 / geometry.num_points
+
+    def rescale(self, geometry: VideoGeometry, scale: float) -> VideoGeometry:
+        height, width = (int(math.floor(side * scale + 0.5)) for side in (geometry.height, geometry.width))
+        if min(height, width) < 2 or max(height, width) > MAX_SIDE:
+            raise UsageError(f"--scale {scale:g} gives {width}x{height} frames, outside 2..{MAX_SIDE}")
+        return VideoGeometry(geometry.frames, height, width, geometry.fps)
+
+    def check_output(self, path: str | os.PathLike, options: Mapping[str, Any]) -> None:
+        output_format(path, options)
+
+    def write(self, path: str | os.PathLike, blocks: Iterable[np.ndarray], geometry: VideoGeometry,
+              options: Mapping[str, Any]) -> str:
+        def frames() -> Iterator[np.ndarray]:
+            for block in blocks:  # a frame, or (decoded in memory) a whole clip
+                yield from (block if block.ndim == 4 else (block,))
+
+        return write_frames(path, frames(), geometry.fps, options)
+
+    def warnings(self, signal: VideoSignal) -> list[str]:
+        t, h, w = signal.frames.shape[:3]
+        return [f"the clip is tiny ({w}x{h}): a neural field's fixed size dominates"] if min(h, w) < 8 else []
+
+
+VIDEO = VideoModality()
