@@ -59,6 +59,9 @@ class EncodeConfig:
     probe_side: int = 128  # search probes train on a centre crop of this side
     # how to read the input, for modalities that take options (video: size, fps, frames, resize)
     input_options: dict[str, Any] = field(default_factory=dict)
+    # how stages grow: "spectral" (finer levels, wider MLPs; every stage covers the signal) or,
+    # where the modality has it, "temporal" (stage k covers the first k/K of a clip's frames)
+    grow: str = "spectral"
 
 
 def validate_config(config: EncodeConfig, modality: Modality | None = None) -> None:
@@ -81,6 +84,10 @@ def validate_config(config: EncodeConfig, modality: Modality | None = None) -> N
         raise UsageError(f"unknown storage dtype {config.dtype!r} (known: f32, f16, q16, q8)")
     if config.precision not in ("auto", "fp32", "bf16"):
         raise UsageError(f"unknown precision {config.precision!r} (known: auto, fp32, bf16)")
+    if config.grow not in ("spectral", "temporal", "spatial"):
+        raise UsageError(f"unknown growth {config.grow!r} (known: spectral, temporal, spatial)")
+    if modality is not None and config.grow not in modality.growth:
+        raise UsageError(f"--grow {config.grow}: {modality.name} files grow {' or '.join(sorted(modality.growth))} in this version")
     if config.compression not in ("zstd", "none"):
         raise UsageError(f"unknown compression {config.compression!r} (known: zstd, none)")
     fixed, candidates = parse_transform_choice(config.transform)  # unknown transform names
@@ -122,6 +129,9 @@ class StageReport:
     train_psnr: float
     steps: int
     seconds: float
+    # the part of the signal this width covers, [start, stop) per axis (temporal growth: the
+    # frames); None: all of it. PSNR is measured over exactly this part.
+    extent: list[list[int]] | None = None
 
 
 @dataclass
@@ -199,6 +209,7 @@ def encode_signal(
     # built before the search: an impossible stage split fails before any training
     field_model = build_field(config, domain.shape, geometry.channels)
     lattice = modality.search_lattice(signal)
+    extents = modality.stage_extents(geometry, len(field_model.widths), config.grow)
     lr = config.lr or defaults["lr"]
     searched = None
     if fixed is None:
@@ -208,7 +219,7 @@ def encode_signal(
         progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
     transform = fit_transform(fixed, lattice, config.seed)
     # The field learns the transformed signal; every reported quality is measured after inverting.
-    writer = _StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress)
+    writer = _StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress, extents)
     train_config = TrainConfig(
         steps=config.steps or defaults["steps"], precision=config.precision, lr=lr,
         batch_size=config.batch_size,  # full batch when the signal fits, else random mini-batches
@@ -217,9 +228,11 @@ def encode_signal(
         target_psnr=None if config.target_psnr is None
         else config.target_psnr + trained_psnr_offset(transform, transform.forward(lattice.reshape(-1, geometry.channels))),
     )
-    sampler = modality.sampler(signal, transform, config.batch_size, device)
+    sampler = modality.sampler(signal, transform, config.batch_size, device, extents[0])
     fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=progress,
-                    initial_bias=sampler.mean)
+                    initial_bias=sampler.mean,
+                    stage_sampler=None if all(e is None for e in extents) else
+                    lambda k: sampler if k == 1 else modality.sampler(signal, transform, config.batch_size, device, extents[k - 1]))
     transform_data = transform.data()
     data = container.assemble(
         modality=modality.name,
@@ -246,8 +259,9 @@ class _StageWriter:
     decoded signal, so the reported quality is the file's."""
 
     def __init__(self, modality: Modality, signal: Signal, geometry: Any, transform: Transform, field_model: Any,
-                 config: EncodeConfig, device: torch.device, progress: Progress):
+                 config: EncodeConfig, device: torch.device, progress: Progress, extents: list[Any]):
         self.modality, self.signal, self.geometry, self.transform = modality, signal, geometry, transform
+        self.extents = extents
         self.field, self.config, self.device, self.progress = field_model, config, device, progress
         defaults = ARCH_DEFAULTS[config.arch]
         self.dtype = config.dtype or defaults["dtype"]
@@ -260,12 +274,13 @@ class _StageWriter:
         widths = self.field.widths
         tensors = self.field.stage_tensors(stage)
         dtypes = {n: storage_dtype(self.dtype, n) for n in tensors}
-        data = container.StageData(widths[stage - 1], [(n, v, dtypes[n]) for n, v in tensors.items()])
+        extent = self.extents[stage - 1]
+        data = container.StageData(widths[stage - 1], [(n, v, dtypes[n]) for n, v in tensors.items()], extent=extent)
         steps_by_name = {n: quant_step(self.step_sigma, n, v, dtypes[n]) for n, v in tensors.items()}
         enc = container.encode_stage(data, self.config.compression, steps_by_name)
         self.field.load_stage_tensors(stage, enc.decoded)
-        blocks = self.modality.render(self.field, self.transform, self.geometry, stage, self.device)
-        self.quality.append(self.modality.quality(self.signal, blocks)["psnr"])
+        blocks = self.modality.render(self.field, self.transform, self.geometry, stage, self.device, extent)
+        self.quality.append(self.modality.quality(self.signal, blocks, extent)["psnr"])
         self.progress.message(f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, "
                               f"{fit.seconds:.1f} s, {format_psnr(self.quality[-1])} decoded")
         self.encoded.append(enc)
@@ -278,6 +293,7 @@ class _StageWriter:
                 index=k, width=spec.width, params=header.params_at(k), new_params=spec.new_params,
                 bytes=spec.chunk.length + container.CHUNK_OVERHEAD, prefix_bytes=header.prefix_bytes(k),
                 psnr=self.quality[k - 1], train_psnr=fit.batch_psnr, steps=fit.steps, seconds=fit.seconds,
+                extent=None if spec.extent is None else [list(pair) for pair in spec.extent],
             )
             for k, (spec, fit) in enumerate(zip(header.stages, self.fits), start=1)
         ]

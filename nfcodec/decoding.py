@@ -57,6 +57,13 @@ class DecodeResult:
         return self.decoder.modality.name
 
     @property
+    def shape(self) -> list[int]:
+        """The decoded signal's lattice (what this width covers) and channels."""
+        extent = self.decoder.extent(self.width)
+        lattice = self.decoder.modality.domain(self.decoder.geometry).shape
+        return [*(lattice if extent is None else [stop - start for start, stop in extent]), self.decoder.geometry.channels]
+
+    @property
     def pixels(self) -> np.ndarray:
         if self._pixels is None:
             blocks = list(self.decoder.blocks(self.width))
@@ -78,7 +85,7 @@ class DecodeResult:
             "complete": self.complete,
             "scale": self.scale,
             "modality": self.modality,
-            "shape": [*self.decoder.modality.domain(self.decoder.geometry).shape, self.decoder.geometry.channels],
+            "shape": self.shape,
             **({"written_as": self.written_as} if self.written_as else {}),
         }
 
@@ -159,7 +166,11 @@ class Decoder:
         """The decoded signal at `width` (<= the loaded stage count), block by block in order."""
         if not 1 <= width <= self.loaded:
             raise UsageError(f"width {width} is not loaded (have 1..{self.loaded})")
-        return self.modality.render(self.field, self.transform, self.geometry, width, torch.device("cpu"))
+        return self.modality.render(self.field, self.transform, self.geometry, width, torch.device("cpu"), self.extent(width))
+
+    def extent(self, width: int) -> Any:
+        """The part of the signal a decode at `width` covers (None: all of it)."""
+        return self.header.stages[width - 1].extent
 
     def render(self, width: int) -> np.ndarray:
         """The whole decoded signal at `width` in memory (an image [H, W, C]; a clip [T, H, W, 3])."""

@@ -54,6 +54,9 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
                    f"one name: use it. Presets: {NONE_ALIAS} (identity), {', '.join(n for n in preset_names() if n != 'identity')}.")
 @click.option("--keep-interpolation", is_flag=True, help="Search only transforms that allow decoding at another size (no permutations).")
 @click.option("--probe-side", type=click.IntRange(16, 1024), default=128, show_default=True, help="Side of the centre crop the search probes train on.")
+@click.option("--grow", type=click.Choice(["spectral", "temporal"]), default="spectral", show_default=True,
+              help="How stages grow: spectral (finer levels, wider MLP; each stage covers the whole signal) or, "
+                   "for clips, temporal (stage k covers the first k/K of the frames; width k decodes exactly those).")
 @click.option("--frames", "frames", metavar="A:B", help="Clips: encode frames A..B-1 (0-based; A: or :B also work).")
 @click.option("--resize", metavar="WxH", help="Clips: scale every frame to WxH first (even sides).")
 @click.option("--size", "raw_size", metavar="WxH", help="Raw .yuv clips: the frame size [default: from a UVG-style name, e.g. Clip_1920x1080_120fps_420_8bit_YUV.yuv].")
@@ -63,7 +66,7 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @threads_option
 @json_option
 def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed,
-                   transform, keep_interpolation, probe_side, frames, resize, raw_size, fps, plot_path, quiet, as_json):
+                   transform, keep_interpolation, probe_side, grow, frames, resize, raw_size, fps, plot_path, quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) or a clip (MP4 and what ffmpeg
     reads, Y4M, raw 8-bit YUV 4:2:0) into a progressive .nff file.
 
@@ -103,6 +106,7 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         transform=transform,
         keep_interpolation=keep_interpolation,
         probe_side=probe_side,
+        grow=grow,
         input_options={k: v for k, v in {"frames": frames, "resize": resize, "size": raw_size, "fps": fps}.items() if v is not None},
     )
     if plot_path:  # fail before training, not after

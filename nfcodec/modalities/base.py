@@ -17,6 +17,10 @@ import numpy as np
 import torch
 
 
+# a half-open [start, stop) of sample indices per axis of the domain (formats/nff.md 4.5)
+Extent = tuple[tuple[int, int], ...]
+
+
 @dataclass(frozen=True)
 class Domain:
     """Where a field is evaluated: named axes in [0, 1] each, sampled on a lattice of sample
@@ -55,8 +59,11 @@ def check_extents(extents: list[tuple[tuple[int, int], ...] | None], domain: Dom
             raise InvalidHeader(f"stage {k}: extent {list(extent)} does not fit the domain {list(domain.shape)}")
         if previous is not None and any(s > ps or e < pe for (s, e), (ps, pe) in zip(extent, previous)):
             raise InvalidHeader(f"stage {k}: extent {list(extent)} does not contain stage {k - 1}'s")
-        if extent != whole and not growth & {"temporal", "spatial"}:
-            raise UnknownCodecId(f"stage {k} covers part of the signal; this decoder renders every stage of this modality whole")
+        # temporal growth narrows the first axis (time), spatial growth the others
+        narrowed = {"temporal" if axis == 0 else "spatial" for axis, (pair, n) in enumerate(zip(extent, domain.shape)) if pair != (0, n)}
+        if narrowed - growth:
+            raise UnknownCodecId(f"stage {k} covers part of the signal ({' and '.join(sorted(narrowed - growth))} growth), "
+                                 "which this decoder does not render for this modality")
         previous = extent
 
 
@@ -114,16 +121,22 @@ class Modality(Protocol):
         """[*shape, C] float32 values in [0, 1] that the transform search probes (an image: all
         of it; a clip: its middle frame)."""
 
-    def sampler(self, signal: Signal, transform: Any, batch_size: int, device: torch.device) -> Any:
-        """A `train.samplers.Sampler` of (coords, transformed values), with `mean` [C] (the
-        field's initial output offset); memory bounded however large the signal."""
+    def stage_extents(self, geometry: Geometry, stages: int, grow: str) -> list[Extent | None]:
+        """The part of the domain each stage covers under growth mode `grow` (None: all);
+        UsageError for a mode this modality does not have."""
 
-    def render(self, field: Any, transform: Any, geometry: Geometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
-        """The decoded signal at `stage` stages, as blocks in order (an image: one; a clip: its
-        frames), each evaluated in bounded pieces."""
+    def sampler(self, signal: Signal, transform: Any, batch_size: int, device: torch.device,
+                extent: Extent | None = None) -> Any:
+        """A `train.samplers.Sampler` of (coords, transformed values) inside `extent`, with
+        `mean` [C] (the field's initial output offset); memory bounded however large the signal."""
 
-    def quality(self, signal: Signal, blocks: Iterable[np.ndarray]) -> dict[str, float]:
-        """Quality of decoded blocks against the source (`psnr` is the headline)."""
+    def render(self, field: Any, transform: Any, geometry: Geometry, stage: int, device: torch.device,
+               extent: Extent | None = None) -> Iterator[np.ndarray]:
+        """The decoded signal at `stage` stages over `extent`, as blocks in order (an image:
+        one; a clip: its frames), each evaluated in bounded pieces."""
+
+    def quality(self, signal: Signal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
+        """Quality of decoded blocks against the source over `extent` (`psnr` is the headline)."""
 
     def raw_bytes(self, geometry: Geometry) -> int:
         """The uncompressed samples' size: what a file larger than it wastes."""

@@ -288,7 +288,12 @@ class ImageModality:
     def search_lattice(self, signal: ImageSignal) -> np.ndarray:
         return signal.values().reshape(signal.height, signal.width, signal.channels)
 
-    def sampler(self, signal: ImageSignal, transform: Any, batch_size: int, device: torch.device) -> Any:
+    def stage_extents(self, geometry: ImageGeometry, stages: int, grow: str) -> list[Any]:
+        if grow != "spectral":
+            raise UsageError(f"--grow {grow}: images grow spectrally (finer levels, wider MLPs) in this version")
+        return [None] * stages
+
+    def sampler(self, signal: ImageSignal, transform: Any, batch_size: int, device: torch.device, extent: Any = None) -> Any:
         from ..train import InMemorySampler
 
         # a positional transform moves samples across the whole image: transform it whole
@@ -296,10 +301,11 @@ class ImageModality:
         coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
         return InMemorySampler(coords, torch.from_numpy(target).to(device), batch_size)
 
-    def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
-        yield render_image(field, transform, geometry, stage, device)
+    def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device,
+               extent: Any = None) -> Iterator[np.ndarray]:
+        yield render_image(field, transform, geometry, stage, device)  # image stages cover the whole image
 
-    def quality(self, signal: ImageSignal, blocks: Iterable[np.ndarray]) -> dict[str, float]:
+    def quality(self, signal: ImageSignal, blocks: Iterable[np.ndarray], extent: Any = None) -> dict[str, float]:
         (decoded,) = blocks
         return {"psnr": psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1)}
 

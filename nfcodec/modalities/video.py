@@ -19,7 +19,7 @@ import torch
 from ..errors import InvalidHeader, UsageError
 from ..metrics import mse, psnr_from_mse
 from ..schema import require_int, require_int_list
-from .base import Domain, lattice_coords
+from .base import Domain, Extent, lattice_coords
 from .kinds import sniff_kind
 from .video_io import MAX_FRAMES, MAX_SIDE, VideoSource, output_format, probe_source, read_to_memmap, write_frames
 
@@ -62,9 +62,12 @@ class FrameSampler:
 
     full_batch = False
 
-    def __init__(self, frames: np.ndarray, transform: Any, batch_size: int, device: torch.device):
-        self.frames, self.transform, self.device = frames, transform, device
-        t, h, w = frames.shape[:3]
+    def __init__(self, frames: np.ndarray, transform: Any, batch_size: int, device: torch.device, stop: int | None = None):
+        """Samples frames [0, stop) (temporal growth: a stage sees the frames it covers); times
+        stay normalised by the whole clip's length."""
+        self.total = frames.shape[0]
+        self.frames, self.transform, self.device = frames[: stop or self.total], transform, device
+        t, h, w = self.frames.shape[:3]
         self.num_points = t * h * w
         self.per_frame = max(1, batch_size // min(FRAMES_PER_STEP, t))
         self.mean = torch.from_numpy(self._mean()).to(device)
@@ -78,6 +81,7 @@ class FrameSampler:
     def batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         t, h, w = self.frames.shape[:3]
         chosen = torch.randint(t, (min(FRAMES_PER_STEP, t),), generator=generator).numpy()
+        t = self.total
         pixels = torch.randint(h * w, (len(chosen), self.per_frame), generator=generator).numpy()
         rows, cols = pixels // w, pixels % w
         values = np.concatenate([self.frames[f].reshape(-1, 3)[p] for f, p in zip(chosen, pixels)]).astype(np.float32) / 255.0
@@ -87,13 +91,14 @@ class FrameSampler:
         return torch.from_numpy(coords.astype(np.float32)).to(self.device), torch.from_numpy(target).to(self.device)
 
 
-def render_frames(field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
+def render_frames(field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device,
+                  frames: range) -> Iterator[np.ndarray]:
     """Frame after frame, [H, W, 3] uint8: the field at the pixel centres of frame t."""
     from ..train import predict
 
     t_count, h, w = geometry.shape
     plane = lattice_coords((h, w))
-    for t in range(t_count):
+    for t in frames:
         coords = np.concatenate([np.full((plane.shape[0], 1), (t + 0.5) / t_count, np.float32), plane], axis=1)
         values = predict(field, torch.from_numpy(coords).to(device), stage).cpu().numpy()
         values = transform.inverse(values)
@@ -110,7 +115,7 @@ class VideoModality:
     transforms = frozenset({"identity", "invert", "affine", "gamma", "standardise"})
     rate_unit = "bpp"  # bits per pixel per frame
     output_suffixes = (".mp4", ".y4m", ".yuv")
-    growth = frozenset({"spectral"})
+    growth = frozenset({"spectral", "temporal"})
     read_options = frozenset({"size", "fps", "frames", "resize"})
     write_options = frozenset({"crf", "lossless", "frames_dir"})
 
@@ -156,14 +161,28 @@ class VideoModality:
     def search_lattice(self, signal: VideoSignal) -> np.ndarray:
         return signal.frames[len(signal.frames) // 2].astype(np.float32) / 255.0
 
-    def sampler(self, signal: VideoSignal, transform: Any, batch_size: int, device: torch.device) -> FrameSampler:
-        return FrameSampler(signal.frames, transform, batch_size, device)
+    def stage_extents(self, geometry: VideoGeometry, stages: int, grow: str) -> list[Extent | None]:
+        """Temporal growth: stage k covers the first ceil(k T / K) frames (so a file cut after
+        stage k decodes exactly those); spectral: every stage covers the clip."""
+        if grow == "spectral":
+            return [None] * stages
+        if grow != "temporal":
+            raise UsageError(f"--grow {grow}: clips grow spectral or temporal in this version")
+        if stages > geometry.frames:
+            raise UsageError(f"--grow temporal: {stages} stages need at least {stages} frames, the clip has {geometry.frames}")
+        return [((0, -(-k * geometry.frames // stages)), (0, geometry.height), (0, geometry.width)) for k in range(1, stages + 1)]
 
-    def render(self, field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
-        return render_frames(field, transform, geometry, stage, device)
+    def sampler(self, signal: VideoSignal, transform: Any, batch_size: int, device: torch.device,
+                extent: Extent | None = None) -> FrameSampler:
+        return FrameSampler(signal.frames, transform, batch_size, device, stop=_frames(extent, len(signal.frames)).stop)
 
-    def quality(self, signal: VideoSignal, blocks: Iterable[np.ndarray]) -> dict[str, float]:
-        errors = [mse(reference, decoded) for reference, decoded in zip(signal.frames, blocks)]
+    def render(self, field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device,
+               extent: Extent | None = None) -> Iterator[np.ndarray]:
+        return render_frames(field, transform, geometry, stage, device, _frames(extent, geometry.frames))
+
+    def quality(self, signal: VideoSignal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
+        covered = _frames(extent, len(signal.frames))
+        errors = [mse(signal.frames[t], decoded) for t, decoded in zip(covered, blocks)]
         # mean over frames of each frame's RGB PSNR (an exact frame is infinite: then the mean is)
         return {"psnr": float(np.mean([psnr_from_mse(e, 255.0) for e in errors])), "frames": len(errors)}
 
@@ -193,6 +212,10 @@ class VideoModality:
     def warnings(self, signal: VideoSignal) -> list[str]:
         t, h, w = signal.frames.shape[:3]
         return [f"the clip is tiny ({w}x{h}): a neural field's fixed size dominates"] if min(h, w) < 8 else []
+
+
+def _frames(extent: Extent | None, frames: int) -> range:
+    return range(frames) if extent is None else range(extent[0][0], extent[0][1])
 
 
 VIDEO = VideoModality()

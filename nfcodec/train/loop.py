@@ -166,14 +166,17 @@ def fit_progressive(
     progress: Progress = SILENT,
     initial_bias: torch.Tensor | None = None,
     loss: Loss = mse_loss,
+    stage_sampler: Callable[[int], Sampler] | None = None,
 ) -> list[StageFit]:
+    """Grow and fit every stage in turn; `stage_sampler(k)`, when given, is stage k's batches
+    (temporal growth: the frames stage k covers), else `sampler` serves every stage."""
     generator = torch.Generator().manual_seed(config.seed)
     fits = []
     for stage in range(1, len(field.widths) + 1):
         field.grow(stage, generator)
         if stage == 1 and initial_bias is not None and hasattr(field, "set_output_bias"):
             field.set_output_bias(initial_bias)
-        fit = fit_stage(field, stage, sampler, config, generator, progress, loss)
+        fit = fit_stage(field, stage, stage_sampler(stage) if stage_sampler else sampler, config, generator, progress, loss)
         if on_stage_end is not None:
             on_stage_end(stage, fit)
         fits.append(fit)

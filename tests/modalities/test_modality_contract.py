@@ -84,6 +84,8 @@ def test_extents_must_fit_nest_and_be_made_by_a_growth_mode():
     with pytest.raises(UnknownCodecId):
         check_extents([((0, 4), (0, 36), (0, 64))], domain, frozenset({"spectral"}))
     check_extents([((0, 12), (0, 36), (0, 64))], domain, frozenset({"spectral"}))  # whole: fine
+    with pytest.raises(UnknownCodecId, match="spatial"):  # time may narrow, rows may not
+        check_extents([((0, 12), (0, 18), (0, 64))], domain, temporal)
 
 
 def _rewrite_header(data: bytes, change) -> bytes:
