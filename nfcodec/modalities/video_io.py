@@ -3,6 +3,7 @@
 time; outputs MP4 (libx264), Y4M, raw YUV 4:2:0 or a folder of PNG frames, written atomically."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -18,6 +19,8 @@ from ..fsutil import atomic_write
 
 # Jockey_1920x1080_120fps_420_8bit_YUV.yuv: the UVG naming (size, rate, 4:2:0, 8 bits)
 UVG_NAME = re.compile(r"(?P<w>\d+)x(?P<h>\d+)_(?P<fps>\d+(?:\.\d+)?)fps(?:_(?P<chroma>\d{3}))?(?:_(?P<bits>\d+)bit)?", re.I)
+# imageio-ffmpeg warns on every read whose output size (after --resize) differs from the source's
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 MAX_SIDE = 1 << 14
 MAX_FRAMES = 1 << 16
 DEFAULT_CRF = 17  # libx264: visually lossless at yuv420p
