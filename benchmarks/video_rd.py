@@ -48,12 +48,16 @@ def classic_encode(frames: np.ndarray, fps: float, codec: str, quality: int, wor
     from nfcodec.modalities.video import VIDEO
 
     encoder, option, _, extra = CLASSIC[codec]
-    out = work / f"{codec}_{quality}.mkv"
+    # MP4: ffmpeg's VVC decoder dropped and shifted frames from a Matroska file (7 of 12 frames
+    # back, misaligned); from MP4 every codec here returns every frame
+    out = work / f"{codec}_{quality}.mp4"
     t, h, w = frames.shape[:3]
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
            "-r", f"{fps:g}", "-i", "-", "-c:v", encoder, option, str(quality), "-pix_fmt", "yuv420p", *extra, str(out)]
     subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), check=True, capture_output=True)
     decoded = np.asarray(VIDEO.read(out, {}).frames)
+    if decoded.shape != frames.shape:
+        raise SystemExit(f"{codec} at {option} {quality}: decoded {decoded.shape}, encoded {frames.shape}: not comparable")
     return out.stat().st_size, psnr_rgb(frames, decoded)
 
 

@@ -21,10 +21,12 @@ from .search import search_command  # noqa: E402
 @click.option("--traceback", is_flag=True, hidden=True, help="Re-raise errors (for debugging).")
 @click.pass_context
 def main(ctx: click.Context, traceback: bool) -> None:
-    """nfcodec: store images as progressive neural fields in streamable .nff files.
+    """nfcodec: store images and video clips as progressive neural fields in streamable .nff files.
 
     \b
     nfc encode img.png -o img.nff         fit a field, write the file
+    nfc encode clip.mp4 --frames 0:48     a clip (also Y4M, raw UVG .yuv)
+    nfc decode clip.nff -o out.mp4        frame by frame (also .y4m, .yuv, --frames-dir)
     nfc decode img.nff --width 1 -o p.png  decode a preview from the first stage
     nfc decode https://host/img.nff --width 1   the same over HTTP: header + stage 1 only
     nfc info img.nff                      header and chunk table

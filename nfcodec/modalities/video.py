@@ -1,7 +1,7 @@
 """The video modality: clips as fields over (t, y, x) (formats/annex-video.md).
 
-Frames are decoded once into a memory-mapped temporary file and read from there, a few frames
-per training step, so memory stays bounded whatever the clip's length; decoding renders and
+Frames are decoded once into a temporary file and read from there a frame at a time, a few
+frames per training step, so memory stays bounded whatever the clip's length; decoding renders and
 writes one frame at a time. Quality is PSNR in RGB per frame, averaged over frames (the INR
 literature's UVG convention); the rate is bits per pixel per frame.
 """
@@ -21,7 +21,7 @@ from ..metrics import mse, psnr_from_mse
 from ..schema import require_int, require_int_list
 from .base import Domain, Extent, lattice_coords
 from .kinds import sniff_kind
-from .video_io import MAX_FRAMES, MAX_SIDE, VideoSource, output_format, probe_source, read_to_memmap, write_frames
+from .video_io import MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
 
 SCHEMA, SCHEMA_VERSION = "video", 1
 FRAMES_PER_STEP = 8  # frames a training step samples from: enough variety, a bounded read
@@ -47,7 +47,7 @@ class VideoGeometry:
 
 @dataclass(frozen=True)
 class VideoSignal:
-    frames: np.ndarray  # [T, H, W, 3] uint8, memory-mapped
+    frames: FrameStore  # [T, H, W, 3] uint8, read a frame at a time
     fps: float
 
     @property
@@ -62,24 +62,26 @@ class FrameSampler:
 
     full_batch = False
 
-    def __init__(self, frames: np.ndarray, transform: Any, batch_size: int, device: torch.device, stop: int | None = None):
+    def __init__(self, frames: FrameStore, transform: Any, batch_size: int, device: torch.device, stop: int | None = None):
         """Samples frames [0, stop) (temporal growth: a stage sees the frames it covers); times
         stay normalised by the whole clip's length."""
         self.total = frames.shape[0]
-        self.frames, self.transform, self.device = frames[: stop or self.total], transform, device
-        t, h, w = self.frames.shape[:3]
+        self.frames, self.transform, self.device = frames, transform, device
+        self.stop = stop or self.total
+        t, h, w = self.stop, *frames.shape[1:3]
         self.num_points = t * h * w
         self.per_frame = max(1, batch_size // min(FRAMES_PER_STEP, t))
         self.mean = torch.from_numpy(self._mean()).to(device)
 
     def _mean(self) -> np.ndarray:
         total = np.zeros(3, np.float64)
-        for frame in self.frames:  # streamed: one frame in memory at a time
+        for t in range(self.stop):  # streamed: one frame in memory at a time
+            frame = self.frames[t]
             total += self.transform.forward(frame.reshape(-1, 3).astype(np.float32) / 255.0).sum(axis=0)
         return (total / self.num_points).astype(np.float32)
 
     def batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        t, h, w = self.frames.shape[:3]
+        t, h, w = self.stop, *self.frames.shape[1:3]
         chosen = torch.randint(t, (min(FRAMES_PER_STEP, t),), generator=generator).numpy()
         t = self.total
         pixels = torch.randint(h * w, (len(chosen), self.per_frame), generator=generator).numpy()
@@ -128,7 +130,7 @@ class VideoModality:
 
     def read(self, path: str | os.PathLike, options: Mapping[str, Any]) -> VideoSignal:
         source: VideoSource = probe_source(Path(path), options)
-        return VideoSignal(read_to_memmap(source), source.fps)
+        return VideoSignal(read_frames_to_store(source), source.fps)
 
     def geometry(self, signal: VideoSignal) -> VideoGeometry:
         t, h, w = signal.frames.shape[:3]

@@ -128,9 +128,36 @@ def iter_frames(source: VideoSource) -> Iterator[np.ndarray]:
         reader.close()
 
 
-def read_to_memmap(source: VideoSource) -> np.ndarray:
-    """Every selected frame in an anonymous temporary file mapped as [T, H, W, 3] uint8: the
-    clip is decoded once and then read at random (training) without living in memory."""
+class FrameStore:
+    """A clip's frames, [T, H, W, 3] uint8, in an anonymous temporary file: decoded once, then
+    read a frame at a time with pread (no mapping, so nothing of the clip stays resident)."""
+
+    def __init__(self, handle: Any, frames: int, height: int, width: int):
+        self._handle = handle  # kept open: the file has no name and disappears with it
+        self.shape = (frames, height, width, 3)
+        self._frame_bytes = height * width * 3
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        index = int(index)
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"frame {index} of {self.shape[0]}")
+        raw = os.pread(self._handle.fileno(), self._frame_bytes, index * self._frame_bytes)
+        return np.frombuffer(raw, np.uint8).reshape(self.shape[1:])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[t] for t in range(self.shape[0]))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """Every frame in memory at once: for small clips and tests only."""
+        frames = np.stack(list(self))
+        return frames if dtype is None else frames.astype(dtype)
+
+
+def read_frames_to_store(source: VideoSource) -> FrameStore:
+    """Every selected frame, decoded once into a FrameStore."""
     handle = tempfile.TemporaryFile(prefix="nfc-frames-")
     frames = 0
     for frame in iter_frames(source):
@@ -144,7 +171,7 @@ def read_to_memmap(source: VideoSource) -> np.ndarray:
     if source.stop is not None and source.first + frames < source.stop:
         raise UsageError(f"--frames {source.first}:{source.stop} is outside the clip ({source.first + frames} frames)")
     handle.flush()
-    return np.memmap(handle, dtype=np.uint8, mode="r", shape=(frames, source.height, source.width, 3))
+    return FrameStore(handle, frames, source.height, source.width)
 
 
 # ---- writing ---------------------------------------------------------------------------------
