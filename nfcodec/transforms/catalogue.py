@@ -17,6 +17,7 @@ from .base import Transform
 from .permutations import MAX_POSITIONS, MAX_SEED, OrderedPermutation, RandomPermutation
 from .values import Affine, Gamma, Identity, Invert, Standardise
 
+MAX_SIGNAL_POSITIONS = 1 << 40  # positions of any signal (a 1080p clip of 600 frames has 2^30)
 MAX_CHANNELS = 16  # a field's largest out_dim (formats/annex-field-siren.md, annex-field-grid.md)
 
 
@@ -105,9 +106,11 @@ def transform_from_header(
     params = raw.get("params", {})
     if not isinstance(params, Mapping):
         raise InvalidHeader("header.transform: 'params' must be a map")
-    if not 1 <= n_positions <= MAX_POSITIONS or not 1 <= channels <= MAX_CHANNELS:
+    if not 1 <= n_positions <= MAX_SIGNAL_POSITIONS or not 1 <= channels <= MAX_CHANNELS:
         raise InvalidHeader(f"header.signal: {n_positions} positions x {channels} channels is out of range")
     cls = entry.load()
+    if cls.moves_positions and n_positions > MAX_POSITIONS:
+        raise InvalidHeader(f"header.transform: {entry.name!r} permutes at most 2^26 positions, the signal has {n_positions}")
     if admitted is not None and entry.name not in admitted:
         raise UnknownCodecId(f"transform {entry.name!r} does not apply to this file's modality")
     transform: Transform = cls.from_params(params, data, n_positions, channels)

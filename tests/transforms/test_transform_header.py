@@ -102,9 +102,15 @@ def test_modality_and_geometry_are_checked():
     with pytest.raises(UnknownCodecId):
         transform_from_header(raw("ordered", data_bytes=4 * N), PERM.tobytes(), N, C, admitted=pointwise_and_rpp)
     assert transform_from_header(raw("rpp", seed=3), None, N, C, admitted=pointwise_and_rpp).n == N
-    for n, c in ((0, 3), (N, 0), (2**26 + 1, 1), (N, 17)):
+    for n, c in ((0, 3), (N, 0), (2**40 + 1, 1), (N, 17)):
         with pytest.raises(InvalidHeader):
             transform_from_header(raw("invert"), None, n, c)
+    # a 1080p clip of 120 frames has 2.5e8 positions: pointwise transforms take any signal, the
+    # permutations at most 2^26 positions (their data and key streams are bounded by it)
+    assert transform_from_header(raw("invert"), None, 248_832_000, 3).name == "invert"
+    for preset, params in (("rpp", {"seed": 1}), ("ordered", {"data_bytes": 4 * (2**26 + 1)})):
+        with pytest.raises(InvalidHeader, match="2\\^26"):
+            transform_from_header(raw(preset, **params), None, 2**26 + 1, 3)
 
 
 def test_preset_names_and_the_cli_parser():
