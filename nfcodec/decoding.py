@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import container
-from .errors import InputError, InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
+from .errors import InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
 from .fsutil import check_output_path, input_file
 from .modalities import check_options, modality
 from .modalities.base import check_extents

@@ -4,7 +4,6 @@ registry and its spec annex (formats/), nothing else."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from typing import Any, Mapping
 
