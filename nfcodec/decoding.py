@@ -66,8 +66,7 @@ class DecodeResult:
     @property
     def pixels(self) -> np.ndarray:
         if self._pixels is None:
-            blocks = list(self.decoder.blocks(self.width))
-            self._pixels = blocks[0] if len(blocks) == 1 else np.stack(blocks)
+            self._pixels = self.decoder.render(self.width)
         return self._pixels
 
     def write(self, path: str | os.PathLike, options: Mapping[str, Any] | None = None) -> None:
