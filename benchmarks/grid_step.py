@@ -23,9 +23,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
-from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
+from nfcodec.fields.grid import grid_field  # noqa: E402
 from nfcodec.fields.grid_layout import PRIMES, GridConfig, grid_layout  # noqa: E402
-from nfcodec.modalities.image import pixel_coords  # noqa: E402
+from nfcodec.fields.base import Lattice  # noqa: E402
 from nfcodec.train import autocast_dtype  # noqa: E402
 
 
@@ -36,8 +36,8 @@ class StraightforwardGrid(nn.Module):
         super().__init__()
         layout = grid_layout(config)
         self.config = config
-        self.scales = [float(s) for s in layout.scales]
-        self.res = [int(r) for r in layout.resolutions]
+        self.scales = [float(s) for s in layout.scales[:, 0]]  # one resolution on both axes
+        self.res = [int(r) for r in layout.resolutions[:, 0]]
         self.sizes = [int(s) for s in layout.sizes]
         self.hashed = [bool(h) for h in layout.hashed]
         self.tables = nn.ParameterList([nn.Parameter(torch.empty(s, config.n_features).uniform_(-1e-4, 1e-4)) for s in self.sizes])
@@ -121,15 +121,15 @@ def grid_floor_bytes(n: int, layout: Any) -> int:
     return 2 * n * c.in_dim * 4 + 2 * feat + 3 * table
 
 
-def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline: bool) -> dict[str, Any]:
+def bench_one(points: torch.Tensor, lattice: Lattice | None, log2_t: int, repeats: int, compile_baseline: bool) -> dict[str, Any]:
     config = GridConfig(2, 16, 2, log2_t, 16, GridConfig.scale_for(16, 16, 512))
     target = torch.rand(points.shape[0], 3)
-    ours = ProgressiveGrid((16,), (64,), config, out_dim=3, hidden_layers=2)
+    ours = grid_field((16,), (64,), config, out_dim=3, hidden_layers=2)
     ours.grow(1, torch.Generator().manual_seed(0))
 
     def our_step() -> None:
         ours.zero_grad(set_to_none=True)
-        loss = torch.mean((ours(points, 1) - target) ** 2)
+        loss = torch.mean((ours(points, 1, lattice) - target) ** 2)
         loss.backward()
 
     amp = autocast_dtype(ours, points.device, "auto")
@@ -138,15 +138,15 @@ def bench_one(points: torch.Tensor, log2_t: int, repeats: int, compile_baseline:
         # what `nfc encode` runs: bf16 autocast for the MLP where the CPU has native bf16
         ours.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            out = ours(points, 1)
+            out = ours(points, 1, lattice)
         loss = torch.mean((out.float() - target) ** 2)
         loss.backward()
 
-    grid_only = ours.encoding
+    grid_only = ours.encoding.grid
 
     def our_grid_step() -> None:
         grid_only.zero_grad(set_to_none=True)
-        grid_only(points, 16).sum().backward()
+        grid_only(points, 16, lattice=lattice).sum().backward()
 
     base = StraightforwardGrid(config)
     run = torch.compile(base) if compile_baseline else base
@@ -215,15 +215,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     setup_runtime()
     argv = list(argv if argv is not None else sys.argv[1:])
     side = int(round(args.points**0.5))
+    pixels = Lattice.sample_centres((side, side))
     sets = {
-        "pixels": torch.from_numpy(pixel_coords(side, side)),
-        "random": torch.rand(side * side, 2, generator=torch.Generator().manual_seed(0)),
+        "pixels": (torch.from_numpy(pixels.coords()), pixels),  # declared a lattice, as images train
+        "random": (torch.rand(side * side, 2, generator=torch.Generator().manual_seed(0)), None),
     }
     bandwidth = copy_bandwidth()
     rows, results = [], []
-    for name, points in sets.items():
+    for name, (points, lattice) in sets.items():
         for log2_t in args.log2_sizes:
-            r = bench_one(points, log2_t, args.repeats, not args.no_compile)
+            r = bench_one(points, lattice, log2_t, args.repeats, not args.no_compile)
             r["points"] = name
             r["grid_floor_s"] = r["grid_floor_bytes"] / bandwidth
             r["grid_vs_floor"] = r["ours_grid_only_s"] / r["grid_floor_s"]

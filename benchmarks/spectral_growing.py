@@ -38,7 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from nfcodec.fields.siren import ProgressiveSiren, dense_params, progressive_params
+from nfcodec.fields.siren import siren_field, dense_params, progressive_params
 from nfcodec.metrics import psnr
 from nfcodec.modalities.image import pixel_coords, read_image
 from nfcodec.train import InMemorySampler, TrainConfig, cosine_factor, fit_progressive, optimise, predict
@@ -94,7 +94,7 @@ def to_uint8(values: torch.Tensor, size: int) -> np.ndarray:
 # ---- methods -----------------------------------------------------------------------------------
 
 def run_progressive(coords, values, reference, size, config, init_bias):
-    field = ProgressiveSiren(PROGRESSIVE_WIDTHS, hidden_layers=HIDDEN_LAYERS)
+    field = siren_field(PROGRESSIVE_WIDTHS, hidden_layers=HIDDEN_LAYERS)
     at_stage_end: dict[int, torch.Tensor] = {}
 
     def on_stage_end(stage, fit):
@@ -122,7 +122,7 @@ def run_progressive(coords, values, reference, size, config, init_bias):
 def run_individual(coords, values, reference, size, config, init_bias):
     psnrs, secs, batch = [], [], []
     for width in INDIVIDUAL_WIDTHS:
-        field = ProgressiveSiren((width,), hidden_layers=HIDDEN_LAYERS)
+        field = siren_field((width,), hidden_layers=HIDDEN_LAYERS)
         start = time.perf_counter()
         fits = fit_progressive(field, InMemorySampler(coords, values, config.batch_size), config, initial_bias=init_bias)
         secs.append(time.perf_counter() - start)
@@ -140,17 +140,17 @@ def run_slimmable(coords, values, reference, size, config, init_bias):
     summed over the widths and no freezing.
     """
     generator = torch.Generator().manual_seed(config.seed)
-    full = ProgressiveSiren((INDIVIDUAL_WIDTHS[-1],), hidden_layers=HIDDEN_LAYERS)
+    full = siren_field((INDIVIDUAL_WIDTHS[-1],), hidden_layers=HIDDEN_LAYERS)
     full.grow(1, generator)
-    field = ProgressiveSiren(INDIVIDUAL_WIDTHS, hidden_layers=HIDDEN_LAYERS)
+    field = siren_field(INDIVIDUAL_WIDTHS, hidden_layers=HIDDEN_LAYERS)
     field.load_state_dict(full.state_dict())
     if init_bias is not None:
         field.set_output_bias(init_bias)
     optimiser = torch.optim.Adam(field.parameters(), lr=config.lr)
     stages = range(1, len(INDIVIDUAL_WIDTHS) + 1)
 
-    def every_width(model, x, y, _stage):
-        return sum(torch.mean((model.forward(x, k) - y) ** 2) for k in stages)
+    def every_width(model, batch, _stage):
+        return sum(torch.mean((model.forward(batch.coords, k, batch.lattice) - batch.values) ** 2) for k in stages)
 
     start = time.perf_counter()
     optimise(field, optimiser, InMemorySampler(coords, values, coords.shape[0]), stages[-1], generator,

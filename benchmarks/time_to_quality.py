@@ -257,7 +257,7 @@ def run_crops(paths: list[Path], args: argparse.Namespace, device: torch.device)
             g = train_timed(grid, target, phases, lr=grid.default_lr, batch_size=shape[0] * shape[1],
                             eval_every=args.grid_eval_every, seed=args.seed)
             grid_cum = [ph["reached_at_s"] for ph in g["phases"]] + [None] * (len(SIREN_WIDTHS) - len(g["phases"]))
-            grids[split] = {"levels": list(grid.widths), "mlp_widths": list(grid.mlp_widths), "target_psnr": siren_psnr,
+            grids[split] = {"levels": list(grid.widths), "mlp_widths": list(grid.config()["mlp_widths"]), "target_psnr": siren_psnr,
                             "psnr": [ph["psnr"] for ph in g["phases"]], "cum_seconds": grid_cum,
                             "steps": [ph["steps"] for ph in g["phases"]], "reached": [gc is not None for gc in grid_cum],
                             "eval_seconds": g["eval_seconds"],

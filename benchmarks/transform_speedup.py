@@ -45,9 +45,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
-from nfcodec.fields.grid import ProgressiveGrid  # noqa: E402
+from nfcodec.fields.grid import grid_field  # noqa: E402
 from nfcodec.fields.grid_layout import GridConfig  # noqa: E402
-from nfcodec.fields.siren import ProgressiveSiren  # noqa: E402
+from nfcodec.fields.siren import siren_field  # noqa: E402
 from nfcodec.metrics import psnr_from_mse  # noqa: E402
 from nfcodec.modalities.image import pixel_coords, read_image  # noqa: E402
 from nfcodec.train import autocast_dtype  # noqa: E402
@@ -74,9 +74,9 @@ def grey_crop(path: Path, side: int) -> np.ndarray:
 def make_field(kind: str, side: int) -> tuple[Any, dict[str, Any]]:
     if kind == "grid":
         grid = GridConfig(2, 16, 2, 19, 16, GridConfig.scale_for(16, 16, side))
-        field = ProgressiveGrid((16,), (64,), grid, out_dim=1, hidden_layers=2)
+        field = grid_field((16,), (64,), grid, out_dim=1, hidden_layers=2)
         return field, {"betas": field.adam_betas, "eps": field.adam_eps}
-    field = ProgressiveSiren((FIELDS["siren"]["width"],), in_dim=2, out_dim=1, hidden_layers=3)
+    field = siren_field((FIELDS["siren"]["width"],), in_dim=2, out_dim=1, hidden_layers=3)
     return field, {}
 
 

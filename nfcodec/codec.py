@@ -207,7 +207,7 @@ def encode_signal(
     geometry = modality.geometry(signal)
     domain = modality.domain(geometry)
     # built before the search: an impossible stage split fails before any training
-    field_model = build_field(config, domain.shape, geometry.channels)
+    field_model = build_field(config, domain.shape, geometry.channels, domain.resolution)
     lattice = modality.search_lattice(signal)
     extents = modality.stage_extents(geometry, len(field_model.widths), config.grow)
     lr = config.lr or defaults["lr"]

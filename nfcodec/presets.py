@@ -45,8 +45,10 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_field(config: Any, shape: tuple[int, ...], out_dim: int) -> Any:
-    """The field an encode trains: architecture defaults, the stage split, the signal's size."""
+def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: tuple[int, ...] | None = None) -> Any:
+    """The field an encode trains: architecture defaults, the stage split, the signal's size.
+    `resolution`: the finest useful grid resolution per axis (the domain's; None: the longest
+    side on every axis)."""
     arch, stages = config.arch, config.stages
     field_cls = FIELDS.by_name(arch).load()
     d = ARCH_DEFAULTS[arch]
@@ -55,9 +57,8 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int) -> Any:
         from .fields.siren import matched_widths
 
         widths = tuple(config.widths) if config.widths else matched_widths(stages, d["base_width"], in_dim, out_dim, d["hidden_layers"])
-        return field_cls(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
+        return field_cls.build(widths, in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
     if arch == "grid":
-        from .fields.grid_layout import GridConfig
 
         n_levels = config.widths[-1] if config.widths else d["n_levels"]
         if not 1 <= n_levels <= 32:
@@ -67,12 +68,8 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int) -> Any:
         # Stage k owns an equal share of the levels (coarse first) and of the MLP width.
         widths = tuple(config.widths) if config.widths else tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
         mlp = tuple(max(1, round(d["mlp_width"] * k / stages)) for k in range(1, stages + 1))
-        max_res = max(shape) * d["max_resolution_fraction"]
-        grid = GridConfig(
-            in_dim, n_levels, d["n_features"], d["log2_hashmap_size"], d["base_resolution"],
-            GridConfig.scale_for(n_levels, d["base_resolution"], max(max_res, d["base_resolution"])),
-        )
-        return field_cls(widths, mlp, grid, out_dim, d["hidden_layers"])
+        grid = _grid_config(in_dim, n_levels, d["log2_hashmap_size"], d["base_resolution"], resolution or (max(shape),) * in_dim)
+        return field_cls.build(widths, mlp, grid, out_dim, d["hidden_layers"])
     raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
 
 
@@ -90,18 +87,27 @@ def probe_field(config: Any, crop_shape: tuple[int, ...], full_shape: tuple[int,
     full = build_field(config, full_shape, out_dim)
     if arch == "siren":
         width = max(4, round(full.widths[-1] * math.sqrt(area)))
-        return field_cls((width,), in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
+        return field_cls.build((width,), in_dim=in_dim, out_dim=out_dim, hidden_layers=d["hidden_layers"])
     if arch == "grid":
-        from .fields.grid_layout import GridConfig
-
-        g = full.grid_config
+        g = full.config()
         linear = max(crop_shape) / max(full_shape)
-        log2_t = int(min(g.log2_hashmap_size, max(6, round(g.log2_hashmap_size + math.log2(area)))))
-        base = max(2, round(g.base_resolution * linear))
-        finest = max(base, round(max(crop_shape) * d["max_resolution_fraction"]))
-        grid = GridConfig(in_dim, g.n_levels, g.n_features, log2_t, base, GridConfig.scale_for(g.n_levels, base, finest))
-        return field_cls((g.n_levels,), (full.mlp_widths[-1],), grid, out_dim, full.hidden_layers)
+        log2_t = int(min(g["log2_hashmap_size"], max(6, round(g["log2_hashmap_size"] + math.log2(area)))))
+        base = max(2, round(d["base_resolution"] * linear))
+        grid = _grid_config(in_dim, g["n_levels"], log2_t, base, (max(crop_shape),) * in_dim)
+        return field_cls.build((g["n_levels"],), (g["mlp_widths"][-1],), grid, out_dim, g["hidden_layers"])
     raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
+
+
+def _grid_config(in_dim: int, n_levels: int, log2_t: int, base: int, resolution: tuple[int, ...]) -> Any:
+    """The default grid's levels: from `base` vertices per axis (at most the axis's resolution)
+    to the axis's finest useful resolution times max_resolution_fraction, geometrically."""
+    from .fields.grid_layout import GridConfig
+
+    d = ARCH_DEFAULTS["grid"]
+    finest = [max(2.0, r * d["max_resolution_fraction"]) for r in resolution]
+    bases = [min(base, max(2, int(f))) for f in finest]
+    scales = [GridConfig.scale_for(n_levels, b, max(f, b)) for b, f in zip(bases, finest)]
+    return GridConfig(in_dim, n_levels, d["n_features"], log2_t, tuple(bases), tuple(scales))
 
 
 def quant_step(step_sigma: dict[str, float], name: str, values: np.ndarray, dtype: str) -> float | None:

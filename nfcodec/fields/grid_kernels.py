@@ -43,7 +43,7 @@ def _corner(pos_floor, frac, corner, dim, level_res, level_size, is_hashed, prim
     for d in range(dim):
         bit = (corner >> d) & 1
         acc += (pos_floor[d] + bit) * stride
-        stride *= level_res
+        stride *= level_res[d]
         weight *= frac[d] if bit else np.float32(1.0) - frac[d]
     return acc % level_size, weight
 
@@ -56,9 +56,8 @@ def _forward(coords, table, scales, resolutions, sizes, offsets, hashed, n_level
         pos_floor = np.empty(dim, dtype=np.int64)
         frac = np.empty(dim, dtype=np.float32)
         for level in range(n_levels):
-            scale = np.float64(scales[level])
             for d in range(dim):
-                p = np.float32(scale * np.float64(coords[i, d]) + 0.5)
+                p = np.float32(np.float64(scales[level, d]) * np.float64(coords[i, d]) + 0.5)
                 fl = np.float32(np.floor(p))
                 pos_floor[d] = np.int64(fl)
                 frac[d] = p - fl
@@ -87,11 +86,10 @@ def _backward(coords, grad_lv, scales, resolutions, sizes, offsets, hashed, leve
     for level in prange(level_lo, level_hi):
         pos_floor = np.empty(dim, dtype=np.int64)
         frac = np.empty(dim, dtype=np.float32)
-        scale = np.float64(scales[level])
         base = offsets[level]
         for i in range(n):
             for d in range(dim):
-                p = np.float32(scale * np.float64(coords[i, d]) + 0.5)
+                p = np.float32(np.float64(scales[level, d]) * np.float64(coords[i, d]) + 0.5)
                 fl = np.float32(np.floor(p))
                 pos_floor[d] = np.int64(fl)
                 frac[d] = p - fl
@@ -101,25 +99,26 @@ def _backward(coords, grad_lv, scales, resolutions, sizes, offsets, hashed, leve
                     grad_table[base + idx, f] += w * grad_lv[level - level_lo, i, f]
 
 
-def _cell2(scale, x0, x1):  # pragma: no cover - jitted
-    p0 = np.float32(scale * np.float64(x0) + 0.5)
-    p1 = np.float32(scale * np.float64(x1) + 0.5)
+def _cell2(scale0, scale1, x0, x1):  # pragma: no cover - jitted
+    p0 = np.float32(scale0 * np.float64(x0) + 0.5)
+    p1 = np.float32(scale1 * np.float64(x1) + 0.5)
     f0 = np.float32(np.floor(p0))
     f1 = np.float32(np.floor(p1))
     return np.int64(f0), np.int64(f1), p0 - f0, p1 - f1
 
 
-def _index2(g0, g1, res, size, is_hashed):  # pragma: no cover - jitted
+def _index2(g0, g1, res0, size, is_hashed):  # pragma: no cover - jitted
+    """Level-local entry of vertex (g0, g1); res0: the level's vertices along axis 0."""
     if is_hashed:  # hashed levels hold exactly 2^T entries: the modulo is a mask
         h = (np.uint64(g0) ^ ((np.uint64(g1) * np.uint64(2654435761)) & MASK32)) & np.uint64(size - 1)
         return np.int64(h)
-    idx = g0 + g1 * res
+    idx = g0 + g1 * res0
     return idx % size if idx >= size else idx
 
 
-def _corners2(scale, x0, x1, res, size, is_hashed, base):  # pragma: no cover - jitted
+def _corners2(scale0, scale1, x0, x1, res, size, is_hashed, base):  # pragma: no cover - jitted
     """Table rows and bilinear weights of the 4 corners, in corner order 00, 10, 01, 11."""
-    g0, g1, t0, t1 = _cell2(scale, x0, x1)
+    g0, g1, t0, t1 = _cell2(scale0, scale1, x0, x1)
     one = np.float32(1.0)
     w00 = (one - t0) * (one - t1)
     w10 = t0 * (one - t1)
@@ -140,7 +139,8 @@ def _forward2(coords, table, scales, resolutions, sizes, offsets, hashed, n_leve
         x1 = coords[i, 1]
         for level in range(n_levels):
             i00, i10, i01, i11, w00, w10, w01, w11 = _corners2(
-                np.float64(scales[level]), x0, x1, resolutions[level], sizes[level], hashed[level], offsets[level]
+                np.float64(scales[level, 0]), np.float64(scales[level, 1]), x0, x1, resolutions[level, 0], sizes[level],
+                hashed[level], offsets[level]
             )
             for f in range(n_feat):
                 acc = w00 * table[i00, f]
@@ -154,10 +154,10 @@ def _backward2(coords, grad_lv, scales, resolutions, sizes, offsets, hashed, lev
     n = coords.shape[0]
     n_feat = grad_table.shape[1]
     for level in prange(level_lo, level_hi):
-        scale = np.float64(scales[level])
-        res, size, hsh, base = resolutions[level], sizes[level], hashed[level], offsets[level]
+        scale0, scale1 = np.float64(scales[level, 0]), np.float64(scales[level, 1])
+        res, size, hsh, base = resolutions[level, 0], sizes[level], hashed[level], offsets[level]
         for i in range(n):
-            i00, i10, i01, i11, w00, w10, w01, w11 = _corners2(scale, coords[i, 0], coords[i, 1], res, size, hsh, base)
+            i00, i10, i01, i11, w00, w10, w01, w11 = _corners2(scale0, scale1, coords[i, 0], coords[i, 1], res, size, hsh, base)
             for f in range(n_feat):
                 g = grad_lv[level - level_lo, i, f]
                 grad_table[i00, f] += w00 * g

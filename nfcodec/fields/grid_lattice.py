@@ -1,5 +1,5 @@
 """Separable grid kernels for points on a 2-D lattice (every pixel centre of an image, or of a
-block of whole rows), used by the numba backend whenever the points form one.
+block of whole rows), used by the numba backend when the caller declares one (fields.base.Lattice).
 
 Bilinear interpolation of a level is separable on a lattice: interpolate every vertex row
 along the columns once (A[j, c]), then blend two rows of A for each output row. That replaces
@@ -39,29 +39,10 @@ def lattice_worthwhile(u: np.ndarray, v: np.ndarray, scales: np.ndarray, n_level
     budget = MAX_VERTEX_WORK * u.shape[0] * v.shape[0]
     u_span, v_span = float(u.max()) - float(u.min()), float(v.max()) - float(v.min())
     for level in range(n_levels):
-        scale = float(scales[level])
-        rows, cols = scale * u_span + 3, scale * v_span + 3
+        rows, cols = float(scales[level, 0]) * u_span + 3, float(scales[level, 1]) * v_span + 3
         if rows * cols > budget or rows * v.shape[0] > budget:
             return False
     return True
-
-
-def lattice_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(u, v) if points [N, 2] are exactly {(u[r], v[c])} in row-major order, else None."""
-    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
-        return None
-    n = points.shape[0]
-    first = points[:, 0]
-    changes = np.flatnonzero(first != first[0])
-    width = int(changes[0]) if changes.size else n
-    if n % width:
-        return None
-    rows = points.reshape(n // width, width, 2)
-    u, v = rows[:, 0, 0], rows[0, :, 1]
-    if not (np.array_equal(rows[:, :, 0], np.broadcast_to(u[:, None], rows.shape[:2]))
-            and np.array_equal(rows[:, :, 1], np.broadcast_to(v[None, :], rows.shape[:2]))):
-        return None
-    return np.ascontiguousarray(u), np.ascontiguousarray(v)
 
 
 def _cells(scale, x):  # pragma: no cover - jitted
@@ -92,9 +73,8 @@ def _plan(u, v, scales, level_lo, level_hi):  # pragma: no cover - jitted
     nks = np.empty(n_lv, dtype=np.int64)
     row_base = np.zeros(n_lv + 1, dtype=np.int64)
     for lv in range(n_lv):
-        scale = np.float64(scales[level_lo + lv])
-        g0, t0 = _cells(scale, u)
-        g1, t1 = _cells(scale, v)
+        g0, t0 = _cells(np.float64(scales[level_lo + lv, 0]), u)
+        g1, t1 = _cells(np.float64(scales[level_lo + lv, 1]), v)
         j0s[lv], k0s[lv] = g0.min(), g1.min()
         g0s[lv], t0s[lv] = g0 - j0s[lv], t0
         g1s[lv], t1s[lv] = g1 - k0s[lv], t1
@@ -130,7 +110,7 @@ def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n
         level = _level_of(row_base, row)
         j = row - row_base[level]
         nk = nks[level]
-        res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
+        res, size, is_hashed, base = resolutions[level, 0], sizes[level], hashed[level], offsets[level]
         vertex_row = np.empty((nk, n_feat), dtype=np.float32)
         for k in range(nk):
             idx = base + grid_kernels._index2(j0s[level] + j, k0s[level] + k, res, size, is_hashed)
@@ -236,10 +216,10 @@ def _backward_lattice(u, v, grad_words, scales, resolutions, sizes, offsets, has
     # ranges, each thread visits every vertex in order and adds those in its range.
     for lv in range(n_lv):
         level = level_lo + lv
-        res, size, is_hashed, base = resolutions[level], sizes[level], hashed[level], offsets[level]
+        res, res1, size, is_hashed, base = resolutions[level, 0], resolutions[level, 1], sizes[level], hashed[level], offsets[level]
         nj, nk, j0, k0 = row_base[lv + 1] - row_base[lv], nks[lv], j0s[lv], k0s[lv]
         first = vertex_base[lv]
-        if not is_hashed and j0 >= 0 and k0 >= 0 and j0 + nj <= res and k0 + nk <= res:
+        if not is_hashed and j0 >= 0 and k0 >= 0 and j0 + nj <= res and k0 + nk <= res1:
             for j in prange(nj):
                 for k in range(nk):
                     idx = base + (j0 + j) + (k0 + k) * res

@@ -1,9 +1,9 @@
 """Multiresolution (hash) grid encoding with tiny-cuda-nn's parameter layout.
 
 Backends (same layout, same values; chosen per call by `select_backend`):
-* "numba": fused CPU kernels, used on CPU when numba imports: separable ones for points on a
-  2-D lattice such as an image's pixel centres (grid_lattice.py), general ones otherwise
-  (grid_kernels.py);
+* "numba": fused CPU kernels, used on CPU when numba imports: separable ones for points the
+  caller declares a lattice (an image's pixel centres: grid_lattice.py; frames of a clip:
+  grid_lattice3.py), general ones otherwise (grid_kernels.py);
 * "torch": plain PyTorch on any device (int64 index math, `index_select`, autograd scatter);
 * tiny-cuda-nn itself is used through `tcnn_backend.py` on CUDA when installed.
 The general numba kernels and the torch path agree bit for bit, the lattice kernels to ~1 ulp
@@ -12,15 +12,14 @@ The general numba kernels and the torch path agree bit for bit, the lattice kern
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import grid_kernels, grid_lattice, tcnn_backend
-from .base import uniform_
+from . import grid_kernels, grid_lattice, grid_lattice3, tcnn_backend
+from .base import Lattice, uniform_
 from .grid_layout import PRIMES, GridConfig, GridLayout, grid_layout
 
 INIT_RANGE = 1e-4  # tiny-cuda-nn initialises tables U(-1e-4, 1e-4)
@@ -30,14 +29,13 @@ def torch_corner_indices_weights(coords: torch.Tensor, level: int, layout: GridL
     """Torch twin of grid_layout.corner_indices_weights: [N, 2^D] int64 indices (level-local)
     and float32 weights."""
     dim = coords.shape[-1]
-    scale = float(layout.scales[level])
+    scale = torch.from_numpy(layout.scales[level].astype(np.float64)).to(coords.device)
     pos = (coords.double() * scale + 0.5).float()  # == fma(scale, x, 0.5) in float32
     grid = torch.floor(pos)
     frac = pos - grid
     grid = grid.long()
     size = int(layout.sizes[level])
     hashed = bool(layout.hashed[level])
-    res = int(layout.resolutions[level])
     idx, weights = [], []
     for corner in range(1 << dim):
         acc = torch.zeros(coords.shape[:-1], dtype=torch.long, device=coords.device)
@@ -52,7 +50,7 @@ def torch_corner_indices_weights(coords: torch.Tensor, level: int, layout: GridL
                 acc = acc ^ ((vertex * PRIMES[d]) & 0xFFFFFFFF)
             else:
                 acc = acc + vertex * stride
-                stride *= res
+                stride *= int(layout.resolutions[level, d])
         idx.append(torch.remainder(acc, size))
         weights.append(weight)
     return torch.stack(idx, -1), torch.stack(weights, -1)
@@ -75,22 +73,19 @@ class _NumbaGrid(torch.autograd.Function):
     their gradient as bf16 directly, half the memory traffic of float32 and no separate casts."""
 
     @staticmethod
-    def forward(ctx, table: torch.Tensor, coords: torch.Tensor, layout: GridLayout, n_levels: int, grad_levels: tuple[int, int], dtype: torch.dtype):  # type: ignore[override]
+    def forward(ctx, table: torch.Tensor, coords: torch.Tensor, layout: GridLayout, n_levels: int, grad_levels: tuple[int, int], dtype: torch.dtype, lattice: Lattice | None):  # type: ignore[override]
         f = layout.config.n_features
         points = coords.detach().contiguous().numpy()
         tables = table.detach().numpy().reshape(-1, f)
-        # points on a lattice (an image's pixel centres, or whole rows of them) take the
-        # separable kernels; anything else the general ones
-        axes = _lattice_axes(coords, points) if layout.config.in_dim == 2 else None
-        if axes is not None and not grid_lattice.lattice_worthwhile(*axes, layout.scales, n_levels):
-            axes = None
+        # points the caller declares a lattice take the separable kernels; others the general ones
+        kernels = _lattice_kernels(lattice, layout, n_levels, points.shape[0])
         ctx.save_for_backward(coords)
-        ctx.layout, ctx.grad_levels, ctx.n_params, ctx.axes = layout, grad_levels, table.numel(), axes
-        if axes is not None:
+        ctx.layout, ctx.grad_levels, ctx.n_params, ctx.lattice = layout, grad_levels, table.numel(), (kernels, lattice)
+        if kernels is not None:
             # bf16 is written by the kernels; any other dtype is computed in float32, then cast
             bf16 = dtype == torch.bfloat16
             features = torch.empty(points.shape[0], n_levels * f, dtype=torch.bfloat16 if bf16 else torch.float32)
-            grid_lattice.lattice_forward(*axes, tables, *_layout_arrays(layout), n_levels, (features.view(torch.int16) if bf16 else features).numpy())
+            kernels.lattice_forward(*lattice.axes, tables, *_layout_arrays(layout), n_levels, (features.view(torch.int16) if bf16 else features).numpy())
             return features.to(dtype)
         # scattered points: gathers dominate, a separate cast costs nothing measurable
         out = np.empty((points.shape[0], n_levels * f), dtype=np.float32)
@@ -104,31 +99,28 @@ class _NumbaGrid(torch.autograd.Function):
         f = layout.config.n_features
         grad = np.zeros((ctx.n_params // f, f), dtype=np.float32)
         lo, hi = ctx.grad_levels
-        if hi > lo and ctx.axes is not None:
+        kernels, lattice = ctx.lattice
+        if hi > lo and kernels is not None:
             grad_out = grad_out.contiguous()
             bits = grad_out.view(torch.int16) if grad_out.dtype == torch.bfloat16 else grad_out.float()
-            grid_lattice.lattice_backward(*ctx.axes, bits.numpy(), *_layout_arrays(layout), lo, hi, grad)
+            kernels.lattice_backward(*lattice.axes, bits.numpy(), *_layout_arrays(layout), lo, hi, grad)
         elif hi > lo:
             grid_kernels.grid_backward(
                 coords.contiguous().numpy(), grad_out.float().contiguous().numpy(), *_layout_arrays(layout), lo, hi, grad
             )
-        return torch.from_numpy(grad.reshape(-1)), None, None, None, None, None
+        return torch.from_numpy(grad.reshape(-1)), None, None, None, None, None, None
 
 
-# id(coords) -> (weak reference, version, axes); entries leave when their tensor is freed
-_LATTICES: dict[int, tuple[Any, int, Any]] = {}
-
-
-def _lattice_axes(coords: torch.Tensor, points: np.ndarray) -> Any:
-    """grid_lattice.lattice_axes, remembered per coordinate tensor (training passes the same
-    one every step) until the tensor is modified in place or freed."""
-    key = id(coords)
-    cached = _LATTICES.get(key)
-    if cached is not None and cached[0]() is coords and cached[1] == coords._version:
-        return cached[2]
-    axes = grid_lattice.lattice_axes(points)
-    _LATTICES[key] = (weakref.ref(coords, lambda _ref, key=key: _LATTICES.pop(key, None)), coords._version, axes)
-    return axes
+def _lattice_kernels(lattice: Lattice | None, layout: GridLayout, n_levels: int, n_points: int) -> Any:
+    """The separable kernels' module for a declared lattice (2-D, or 3-D with time first), when
+    it is worth it (a level far finer than the lattice makes the general kernels cheaper), else None."""
+    if lattice is None or len(lattice.axes) != layout.config.in_dim or lattice.num_points != n_points or n_points < 2:
+        return None
+    if len(lattice.axes) == 2 and grid_lattice.lattice_worthwhile(*lattice.axes, layout.scales, n_levels):
+        return grid_lattice
+    if len(lattice.axes) == 3 and grid_lattice3.worthwhile(*lattice.axes, layout.scales, n_levels):
+        return grid_lattice3
+    return None
 
 
 def _layout_arrays(layout: GridLayout) -> tuple[np.ndarray, ...]:
@@ -161,16 +153,18 @@ class GridEncoding(nn.Module):
         grad_levels: tuple[int, int] | None = None,
         backend: str | None = None,
         dtype: torch.dtype = torch.float32,
+        lattice: Lattice | None = None,
     ) -> torch.Tensor:
         """coords [N, D] in [0, 1] -> features [N, n_levels * F]. `grad_levels` limits the table
         gradient to levels [lo, hi) (the others are frozen); default: every level used. `dtype`
-        bfloat16 asks for features rounded to bf16 (for an MLP under bf16 autocast)."""
+        bfloat16 asks for features rounded to bf16 (for an MLP under bf16 autocast). `lattice`:
+        the coords are exactly its points (a fast path on the CPU)."""
         n_levels = n_levels or self.config.n_levels
         grad_levels = grad_levels or (0, n_levels)
         backend = backend or select_backend(coords.device)
         if backend == "numba":
-            return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels, dtype)
-        if backend == "tcnn":
+            return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels, dtype, lattice)
+        if backend == "tcnn" and self.config.isotropic:  # tiny-cuda-nn has one resolution for all axes
             out = tcnn_backend.encode(self.table, coords, self.layout, n_levels)
             if out is not None:
                 return out.to(dtype)

@@ -1,7 +1,7 @@
 """Progressive (width-growing) SIREN, after Cho et al., "Streamable Neural Fields" (ECCV 2022).
 
 Layers: `in_dim -> w`, `hidden_layers` x `w -> w`, `w -> out_dim`; `sin(omega * (W x + b))` after
-every layer but the last. Each layer keeps its full-size weight; stage k owns
+every layer but the last: encodings.CentredCoordinates composed with a sine mlp.ProgressiveMLP. Each layer keeps its full-size weight; stage k owns
   first layer:   rows [w_{k-1}, w_k) (all input columns) and those bias entries;
   hidden layers: rows [w_{k-1}, w_k), columns [0, w_k) and those bias entries;
   output layer:  columns [w_{k-1}, w_k) (and the bias, at stage 1 only).
@@ -10,15 +10,12 @@ see new ones and decoding at width k is exact slicing to [:w_k, :w_k].
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
-import numpy as np
-import torch
-from torch import nn
-
 from ..schema import require_float, require_int
-from .base import check_stage_tensors, load_into_views, uniform_, views_to_arrays
+from .encodings import CentredCoordinates
+from .field import Field, TrainingDefaults
+from .mlp import MLPConfig, ProgressiveMLP
 
 
 def dense_params(width: int, in_dim: int = 2, out_dim: int = 3, hidden_layers: int = 4) -> int:
@@ -50,82 +47,33 @@ def matched_widths(stages: int, base_width: int = 30, in_dim: int = 2, out_dim: 
     return tuple(widths)
 
 
-class ProgressiveSiren(nn.Module):
+TRAINING = TrainingDefaults(lr=1e-3)
+
+
+def siren_field(widths: tuple[int, ...], in_dim: int = 2, out_dim: int = 3, hidden_layers: int = 4, omega: float = 30.0) -> Field:
+    """A progressive SIREN: coordinates in [-1, 1], `hidden_layers` + 1 sine layers of the
+    stage's width (the first reads the coordinates), a linear output."""
+    if not widths or widths[0] <= 0 or any(b <= a for a, b in zip(widths, widths[1:])):
+        raise ValueError(f"stage widths must be positive and strictly increasing, got {widths}")
+    names = ("first",) + tuple(f"hidden{i}" for i in range(hidden_layers))
+    config = MLPConfig((in_dim,) * len(widths), tuple(int(w) for w in widths), out_dim, hidden_layers + 1, "sine", float(omega), names)
+
+    def header_config() -> dict[str, Any]:
+        return {"in_dim": in_dim, "out_dim": out_dim, "hidden_layers": hidden_layers, "omega": float(omega)}
+
+    return Field(ProgressiveSiren.arch, widths, CentredCoordinates(in_dim, len(widths)), ProgressiveMLP(config), header_config, TRAINING)
+
+
+class ProgressiveSiren:
+    """The "siren" architecture: reads and checks its header config, builds its Field."""
+
     arch = "siren"
+    default_lr = TRAINING.lr
+    build = staticmethod(siren_field)
 
-    def __init__(self, widths: tuple[int, ...], in_dim: int = 2, out_dim: int = 3, hidden_layers: int = 4, omega: float = 30.0):
-        super().__init__()
-        if not widths or any(b <= a for a, b in zip(widths, widths[1:])) or widths[0] <= 0:
-            raise ValueError(f"stage widths must be positive and strictly increasing, got {widths}")
-        self.widths = tuple(int(w) for w in widths)
-        self.in_dim, self.out_dim, self.hidden_layers, self.omega = in_dim, out_dim, hidden_layers, float(omega)
-        wmax = self.widths[-1]
-        self.first_w = nn.Parameter(torch.zeros(wmax, in_dim))
-        self.first_b = nn.Parameter(torch.zeros(wmax))
-        self.hidden_w = nn.ParameterList([nn.Parameter(torch.zeros(wmax, wmax)) for _ in range(hidden_layers)])
-        self.hidden_b = nn.ParameterList([nn.Parameter(torch.zeros(wmax)) for _ in range(hidden_layers)])
-        self.out_w = nn.Parameter(torch.zeros(out_dim, wmax))
-        self.out_b = nn.Parameter(torch.zeros(out_dim))
-
-    # ---- the ProgressiveField contract ------------------------------------------------
-
-    def config(self) -> dict[str, Any]:
-        return {"in_dim": self.in_dim, "out_dim": self.out_dim, "hidden_layers": self.hidden_layers, "omega": self.omega}
-
-    @classmethod
-    def from_config(cls, widths: tuple[int, ...], config: Mapping[str, Any]) -> "ProgressiveSiren":
-        return cls(widths, int(config["in_dim"]), int(config["out_dim"]), int(config["hidden_layers"]), float(config["omega"]))
-
-    def _span(self, stage: int) -> tuple[int, int]:
-        return (self.widths[stage - 2] if stage > 1 else 0), self.widths[stage - 1]
-
-    def forward(self, coords: torch.Tensor, stage: int) -> torch.Tensor:
-        w = self.widths[stage - 1]
-        x = coords * 2.0 - 1.0  # the field's input range is [-1, 1]
-        h = torch.sin(self.omega * nn.functional.linear(x, self.first_w[:w], self.first_b[:w]))
-        for weight, bias in zip(self.hidden_w, self.hidden_b):
-            h = torch.sin(self.omega * nn.functional.linear(h, weight[:w, :w], bias[:w]))
-        return nn.functional.linear(h, self.out_w[:, :w], self.out_b)
-
-    def grow(self, stage: int, generator: torch.Generator) -> None:
-        lo, hi = self._span(stage)
-        with torch.no_grad():
-            uniform_(self.first_w[lo:hi], 1.0 / self.in_dim, generator)
-            uniform_(self.first_b[lo:hi], 1.0 / math.sqrt(self.in_dim), generator)
-            bound = math.sqrt(6.0 / hi) / self.omega
-            for weight, bias in zip(self.hidden_w, self.hidden_b):
-                weight[lo:hi, :].zero_()
-                # old -> new lateral block: fresh SIREN init; new -> new starts at zero after stage 1
-                uniform_(weight[lo:hi, : (hi if stage == 1 else lo)], bound, generator)
-                uniform_(bias[lo:hi], 1.0 / math.sqrt(hi), generator)
-            uniform_(self.out_w[:, lo:hi], bound, generator)
-            if stage == 1:
-                uniform_(self.out_b, 1.0 / math.sqrt(hi), generator)
-
-    def set_output_bias(self, values: torch.Tensor) -> None:
-        """Start the output bias at the signal mean (stage 1): a data-dependent init that saves steps."""
-        with torch.no_grad():
-            self.out_b.copy_(values)
-
-    def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
-        params = [self.first_w, self.first_b, *self.hidden_w, *self.hidden_b, self.out_w]
-        return params + ([self.out_b] if stage == 1 else [])
-
-    def mask_gradients(self, stage: int) -> None:
-        lo, hi = self._span(stage)
-        with torch.no_grad():
-            for p in (self.first_w, self.first_b, *self.hidden_w, *self.hidden_b):
-                if p.grad is not None:
-                    p.grad[:lo].zero_()
-                    p.grad[hi:].zero_()
-            for weight in self.hidden_w:
-                if weight.grad is not None:
-                    weight.grad[:, hi:].zero_()  # new -> old stays zero; beyond-width unused
-            if self.out_w.grad is not None:
-                self.out_w.grad[:, :lo].zero_()
-                self.out_w.grad[:, hi:].zero_()
-            if stage > 1 and self.out_b.grad is not None:
-                self.out_b.grad.zero_()
+    @staticmethod
+    def from_config(widths: tuple[int, ...], config: Mapping[str, Any]) -> Field:
+        return siren_field(widths, int(config["in_dim"]), int(config["out_dim"]), int(config["hidden_layers"]), float(config["omega"]))
 
     @staticmethod
     def stage_shapes(widths: tuple[int, ...], config: Mapping[str, Any], stage: int) -> dict[str, tuple[int, ...]]:
@@ -158,21 +106,3 @@ class ProgressiveSiren(nn.Module):
         """Entries the decoder allocates (full-size matrices), checked against a cap first."""
         w = widths[-1]
         return (config["in_dim"] + 1) * w + config["hidden_layers"] * (w * w + w) + config["out_dim"] * (w + 1)
-
-    def _stage_views(self, stage: int) -> dict[str, torch.Tensor]:
-        lo, hi = self._span(stage)
-        views = {"first.w": self.first_w[lo:hi], "first.b": self.first_b[lo:hi]}
-        for i, (weight, bias) in enumerate(zip(self.hidden_w, self.hidden_b)):
-            views[f"hidden{i}.w"] = weight[lo:hi, :hi]
-            views[f"hidden{i}.b"] = bias[lo:hi]
-        views["out.w"] = self.out_w[:, lo:hi]
-        if stage == 1:
-            views["out.b"] = self.out_b
-        return views
-
-    def stage_tensors(self, stage: int) -> dict[str, np.ndarray]:
-        return views_to_arrays(self._stage_views(stage))
-
-    def load_stage_tensors(self, stage: int, tensors: Mapping[str, np.ndarray]) -> None:
-        check_stage_tensors(self.stage_shapes(self.widths, self.config(), stage), tensors, stage)
-        load_into_views(self._stage_views(stage), tensors)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .grid import ProgressiveGrid
+from .field import Field
+from .grid_layout import GridConfig
 
 TCNN_WIDTHS = (16, 32, 64, 128)
 
@@ -48,18 +49,26 @@ def mlp_shapes(n_levels: int, n_features: int, width: int, hidden_layers: int, o
     return shapes
 
 
-def to_tcnn(field: ProgressiveGrid) -> TcnnModel:
+def _parts(field: Field) -> tuple[GridConfig, int, int]:
+    """The field's grid config, full MLP width and hidden layers; ValueError if tcnn cannot hold it."""
+    g = field.encoding.grid.config
+    if field.arch != "grid" or not g.isotropic:
+        raise ValueError("tiny-cuda-nn holds grid fields with one resolution for every axis only")
+    return g, field.mlp.config.widths[-1], field.mlp.config.layers
+
+
+def to_tcnn(field: Field) -> TcnnModel:
     """The full-width field as a tiny-cuda-nn parameter vector and configs."""
-    g = field.grid_config
-    width = tcnn_width(field.mlp_widths[-1])
-    shapes = mlp_shapes(g.n_levels, g.n_features, width, field.hidden_layers, field.out_dim)
-    ours = [w.detach().cpu().numpy() for w in field.mlp] + [field.out_w.detach().cpu().numpy()]
+    g, mlp_width, hidden_layers = _parts(field)
+    width = tcnn_width(mlp_width)
+    shapes = mlp_shapes(g.n_levels, g.n_features, width, hidden_layers, field.out_dim)
+    ours = [w.detach().cpu().numpy() for w in field.mlp.weights] + [field.mlp.out_w.detach().cpu().numpy()]
     blocks = []
     for shape, weight in zip(shapes, ours):
         padded = np.zeros(shape, dtype=np.float32)
         padded[: weight.shape[0], : weight.shape[1]] = weight
         blocks.append(padded.reshape(-1))
-    blocks.append(field.encoding.table.detach().cpu().numpy().astype(np.float32))
+    blocks.append(field.encoding.grid.table.detach().cpu().numpy().astype(np.float32))
     return TcnnModel(
         params=np.concatenate(blocks),
         encoding_config={
@@ -75,33 +84,33 @@ def to_tcnn(field: ProgressiveGrid) -> TcnnModel:
             "activation": "ReLU",
             "output_activation": "None",
             "n_neurons": width,
-            "n_hidden_layers": field.hidden_layers,
+            "n_hidden_layers": hidden_layers,
         },
         n_input_dims=g.in_dim,
         n_output_dims=field.out_dim,
-        output_offset=field.out_offset.detach().cpu().numpy().astype(np.float32),
+        output_offset=field.mlp.out_bias.detach().cpu().numpy().astype(np.float32),
     )
 
 
-def load_tcnn(field: ProgressiveGrid, model: TcnnModel) -> None:
+def load_tcnn(field: Field, model: TcnnModel) -> None:
     """Set a field's parameters from a tiny-cuda-nn vector (e.g. trained on a GPU with tcnn).
 
     The vector must describe the same grid and a tcnn width covering the field's MLP width;
     padded rows and columns must be zero (they cannot be represented in the field).
     """
-    g = field.grid_config
+    g, mlp_width, hidden_layers = _parts(field)
     expected_encoding = to_tcnn(field).encoding_config
     if model.encoding_config != expected_encoding or (model.n_input_dims, model.n_output_dims) != (g.in_dim, field.out_dim):
         raise ValueError("tiny-cuda-nn encoding or dimensions do not match the field's grid")
     width = model.network_config["n_neurons"]
-    if width < field.mlp_widths[-1] or model.network_config["n_hidden_layers"] != field.hidden_layers:
+    if width < mlp_width or model.network_config["n_hidden_layers"] != hidden_layers:
         raise ValueError("tiny-cuda-nn network does not match the field's MLP")
-    shapes = mlp_shapes(g.n_levels, g.n_features, width, field.hidden_layers, field.out_dim)
+    shapes = mlp_shapes(g.n_levels, g.n_features, width, hidden_layers, field.out_dim)
     expected = sum(a * b for a, b in shapes) + field.encoding.layout.n_params
     if model.params.size != expected:
         raise ValueError(f"parameter vector has {model.params.size} entries, expected {expected}")
     offset = 0
-    targets = list(field.mlp) + [field.out_w]
+    targets = list(field.mlp.weights) + [field.mlp.out_w]
     with torch.no_grad():
         for shape, target in zip(shapes, targets):
             block = model.params[offset : offset + shape[0] * shape[1]].reshape(shape)
@@ -110,5 +119,5 @@ def load_tcnn(field: ProgressiveGrid, model: TcnnModel) -> None:
             if np.any(block[rows:, :]) or np.any(block[:, cols:]):
                 raise ValueError("padded tiny-cuda-nn weights must be zero")
             target.copy_(torch.from_numpy(np.ascontiguousarray(block[:rows, :cols])))
-        field.encoding.table.copy_(torch.from_numpy(model.params[offset:].copy()))
-        field.out_offset.copy_(torch.from_numpy(model.output_offset))
+        field.encoding.grid.table.copy_(torch.from_numpy(model.params[offset:].copy()))
+        field.mlp.out_bias.copy_(torch.from_numpy(model.output_offset))

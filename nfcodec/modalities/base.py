@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping, Protocol, runtime
 import numpy as np
 import torch
 
+from ..fields.base import Lattice
+
 
 # a half-open [start, stop) of sample indices per axis of the domain (formats/nff.md 4.5)
 Extent = tuple[tuple[int, int], ...]
@@ -28,6 +30,9 @@ class Domain:
 
     axes: tuple[str, ...]  # e.g. ("y", "x"); the field's input dimension is len(axes)
     shape: tuple[int, ...]  # samples per axis
+    # the finest grid resolution worth having along each axis (None: the longest side on every
+    # axis, as for an image); a clip's time axis needs no more than its frame count
+    resolution: tuple[int, ...] | None = None
 
     @property
     def num_points(self) -> int:
@@ -37,11 +42,7 @@ class Domain:
 def lattice_coords(shape: tuple[int, ...], first_axis: slice | None = None) -> np.ndarray:
     """Sample-centre coordinates of a lattice, [n, len(shape)] float32 in [0, 1], C order (the
     first axis slowest); `first_axis` selects a block of it (rows of an image, frames of a clip)."""
-    axes = [(np.arange(n, dtype=np.float64) + 0.5) / n for n in shape]
-    if first_axis is not None:
-        axes[0] = axes[0][first_axis]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
-    return grid.reshape(-1, len(shape)).astype(np.float32)
+    return Lattice.sample_centres(shape, first_axis).coords()
 
 
 def check_extents(extents: list[tuple[tuple[int, int], ...] | None], domain: Domain, growth: frozenset[str]) -> None:

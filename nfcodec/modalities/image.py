@@ -20,6 +20,7 @@ from ..errors import InputError, InvalidHeader, UsageError
 from ..fsutil import atomic_write, input_file
 from ..metrics import psnr
 from ..schema import require_int, require_int_list
+from ..fields.base import Lattice
 from .base import Domain, lattice_coords
 from .kinds import ENCODABLE, sniff_kind, unsupported_message
 
@@ -235,16 +236,16 @@ def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stag
     A pointwise transform is inverted block by block. A positional one (a permutation) needs the
     whole image: the trained-domain image is rendered to samples first, then its samples are
     moved back (rounding commutes with moving samples, so this equals permuting floats)."""
-    from ..train import predict
+    from ..train import predict_lattice
 
     out = np.empty((geometry.height, geometry.width, geometry.channels), dtype=geometry.dtype)
     pointwise = not transform.moves_positions
-    rows = max(1, RENDER_BLOCK_POINTS // geometry.width)
-    for r0 in range(0, geometry.height, rows):
-        r1 = min(geometry.height, r0 + rows)
-        coords = torch.from_numpy(pixel_coords(geometry.height, geometry.width, slice(r0, r1))).to(device)
-        values = predict(field_model, coords, stage, chunk=RENDER_BLOCK_POINTS).cpu().numpy()
+    r0 = 0
+    for block in Lattice.sample_centres((geometry.height, geometry.width)).split(RENDER_BLOCK_POINTS):
+        r1 = r0 + block.shape[0]
+        values = predict_lattice(field_model, block, stage, device, chunk=RENDER_BLOCK_POINTS).cpu().numpy()
         out[r0:r1] = geometry.to_pixels(transform.inverse(values) if pointwise else values, r1 - r0)
+        r0 = r1
     if pointwise:
         return out
     return transform.inverse(out.reshape(-1, geometry.channels)).reshape(out.shape)
@@ -298,8 +299,9 @@ class ImageModality:
 
         # a positional transform moves samples across the whole image: transform it whole
         target = np.ascontiguousarray(transform.forward(signal.values()), dtype=np.float32)
-        coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
-        return InMemorySampler(coords, torch.from_numpy(target).to(device), batch_size)
+        lattice = Lattice.sample_centres((signal.height, signal.width))
+        coords = torch.from_numpy(lattice.coords()).to(device)
+        return InMemorySampler(coords, torch.from_numpy(target).to(device), batch_size, lattice)
 
     def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device,
                extent: Any = None) -> Iterator[np.ndarray]:

@@ -19,7 +19,9 @@ import torch
 from ..errors import InvalidHeader, UsageError
 from ..metrics import mse, psnr_from_mse
 from ..schema import require_int, require_int_list
-from .base import Domain, Extent, lattice_coords
+from ..fields.base import Lattice
+from ..train.samplers import Batch
+from .base import Domain, Extent
 from .kinds import sniff_kind
 from .video_io import MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
 
@@ -57,8 +59,11 @@ class VideoSignal:
 
 
 class FrameSampler:
-    """Each step: FRAMES_PER_STEP frames drawn from the clip, `batch_size` pixels drawn evenly
-    among them (both from the CPU generator), transformed pointwise on the fly."""
+    """Each step: FRAMES_PER_STEP distinct frames drawn from the clip and the same band of whole
+    rows of each (all of every frame when they fit in `batch_size` points), both drawn from the
+    CPU generator and transformed pointwise on the fly. The batch is a 3-D lattice (frames x
+    rows x columns), which the grid's separable kernels train on at the cost per point of an
+    image's step."""
 
     full_batch = False
 
@@ -70,7 +75,8 @@ class FrameSampler:
         self.stop = stop or self.total
         t, h, w = self.stop, *frames.shape[1:3]
         self.num_points = t * h * w
-        self.per_frame = max(1, batch_size // min(FRAMES_PER_STEP, t))
+        self.frames_per_step = min(FRAMES_PER_STEP, t)
+        self.rows_per_step = int(min(h, max(1, batch_size // (self.frames_per_step * w))))
         self.mean = torch.from_numpy(self._mean()).to(device)
 
     def _mean(self) -> np.ndarray:
@@ -80,31 +86,30 @@ class FrameSampler:
             total += self.transform.forward(frame.reshape(-1, 3).astype(np.float32) / 255.0).sum(axis=0)
         return (total / self.num_points).astype(np.float32)
 
-    def batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        t, h, w = self.stop, *self.frames.shape[1:3]
-        chosen = torch.randint(t, (min(FRAMES_PER_STEP, t),), generator=generator).numpy()
-        t = self.total
-        pixels = torch.randint(h * w, (len(chosen), self.per_frame), generator=generator).numpy()
-        rows, cols = pixels // w, pixels % w
-        values = np.concatenate([self.frames[f].reshape(-1, 3)[p] for f, p in zip(chosen, pixels)]).astype(np.float32) / 255.0
-        frame_index = np.repeat(chosen, self.per_frame)
-        coords = np.stack([(frame_index + 0.5) / t, (rows.ravel() + 0.5) / h, (cols.ravel() + 0.5) / w], axis=1)
+    def batch(self, generator: torch.Generator) -> Batch:
+        h = self.frames.shape[1]
+        chosen = torch.randperm(self.stop, generator=generator)[: self.frames_per_step].sort().values.numpy()
+        r0 = int(torch.randint(h - self.rows_per_step + 1, (1,), generator=generator))
+        rows = slice(r0, r0 + self.rows_per_step)
+        values = np.concatenate([self.frames[f][rows].reshape(-1, 3) for f in chosen]).astype(np.float32) / 255.0
+        centres = Lattice.sample_centres(self.frames.shape[:3])
+        lattice = Lattice((centres.axes[0][chosen], centres.axes[1][rows], centres.axes[2]))
         target = np.ascontiguousarray(self.transform.forward(values), dtype=np.float32)
-        return torch.from_numpy(coords.astype(np.float32)).to(self.device), torch.from_numpy(target).to(self.device)
+        coords = torch.from_numpy(lattice.coords()).to(self.device)
+        return Batch(coords, torch.from_numpy(target).to(self.device), lattice)
 
 
 def render_frames(field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device,
                   frames: range) -> Iterator[np.ndarray]:
     """Frame after frame, [H, W, 3] uint8: the field at the pixel centres of frame t."""
-    from ..train import predict
+    from ..train import predict_lattice
 
-    t_count, h, w = geometry.shape
-    plane = lattice_coords((h, w))
+    centres = Lattice.sample_centres(geometry.shape)
     for t in frames:
-        coords = np.concatenate([np.full((plane.shape[0], 1), (t + 0.5) / t_count, np.float32), plane], axis=1)
-        values = predict(field, torch.from_numpy(coords).to(device), stage).cpu().numpy()
+        frame = Lattice((centres.axes[0][t : t + 1],) + centres.axes[1:])
+        values = predict_lattice(field, frame, stage, device).cpu().numpy()
         values = transform.inverse(values)
-        yield np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(h, w, 3)
+        yield np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(geometry.height, geometry.width, 3)
 
 
 class VideoModality:
@@ -158,7 +163,8 @@ class VideoModality:
         return VideoGeometry(frames, height, width, float(fps))
 
     def domain(self, geometry: VideoGeometry) -> Domain:
-        return Domain(("t", "y", "x"), geometry.shape)
+        side = max(geometry.height, geometry.width)
+        return Domain(("t", "y", "x"), geometry.shape, resolution=(geometry.frames, side, side))
 
     def search_lattice(self, signal: VideoSignal) -> np.ndarray:
         return signal.frames[len(signal.frames) // 2].astype(np.float32) / 255.0

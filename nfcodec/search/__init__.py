@@ -209,9 +209,7 @@ def search(
         reason = f"no candidate is predicted faster than the identity by {config.min_predicted_gain:g} (log10): no probes{rate_note}"
         return SearchResult(IDENTITY, identity_lr, [row] + unprobed, predictions, time.perf_counter() - start, crop.shape[:2], reason, skipped)
 
-    from ..modalities.base import lattice_coords
-
-    signal = ProbeSignal(crop, torch.from_numpy(lattice_coords(crop.shape[:-1])).to(device))
+    signal = ProbeSignal.of(crop, device)
     arms = [make_arm(n, base_lr * f, signal, build_field, config.seed, device) for n in kept for f in config.lr_factors]
     alive, eliminated = successive_halving(arms, signal, config, rank, precision, progress)
     best_psnr = max(a.psnr for a in arms)
@@ -332,7 +330,7 @@ def expected_field_bytes(encode_config: Any, shape: tuple[int, ...], channels: i
     size = {"f32": 4, "f16": 2, "q16": 2, "q8": 1}
     total = 0.0
     for stage in range(1, len(model.widths) + 1):
-        for name, shape_ in type(model).stage_shapes(model.widths, model.config(), stage).items():
+        for name, shape_ in model.stage_shapes(stage).items():
             total += float(np.prod(shape_)) * size[storage_dtype(dtypes, name)]
     return total
 

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fields.base import Lattice
 from ..metrics import psnr
-from ..train import InMemorySampler, make_optimiser, optimise, predict
+from ..train import InMemorySampler, make_optimiser, optimise, predict_lattice
 from ..transforms import Transform, fit_transform
 
 
@@ -25,6 +26,12 @@ class ProbeSignal:
 
     values: np.ndarray  # [h, w, C] float32, original domain
     coords: torch.Tensor  # [h * w, 2]
+    lattice: Lattice  # the coords' lattice
+
+    @staticmethod
+    def of(values: np.ndarray, device: torch.device) -> "ProbeSignal":
+        lattice = Lattice.sample_centres(values.shape[:-1])
+        return ProbeSignal(values, torch.from_numpy(lattice.coords()).to(device), lattice)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -77,7 +84,7 @@ def make_arm(preset: str, lr: float, signal: ProbeSignal, build_field: Any, seed
 def train_arm(arm: Arm, signal: ProbeSignal, steps: int, precision: str = "auto") -> None:
     """Continue `arm` for `steps` full-batch steps, then score it on the original crop."""
     start = time.perf_counter()
-    sampler = InMemorySampler(signal.coords, arm.target, batch_size=signal.coords.shape[0])  # full batch
+    sampler = InMemorySampler(signal.coords, arm.target, batch_size=signal.coords.shape[0], lattice=signal.lattice)  # full batch
     # a constant rate, and no generator draws (full batch): the arm resumes exactly where it stopped
     optimise(arm.field, arm.optimiser, sampler, 1, torch.Generator(), steps=steps, lr=arm.lr, precision=precision)
     arm.seconds += time.perf_counter() - start
@@ -87,6 +94,6 @@ def train_arm(arm: Arm, signal: ProbeSignal, steps: int, precision: str = "auto"
 
 def score_arm(arm: Arm, signal: ProbeSignal) -> float:
     """PSNR (peak 1) on the original crop of the arm's inverted, clipped reconstruction."""
-    out = predict(arm.field, signal.coords, 1).cpu().numpy().reshape(signal.values.shape)
+    out = predict_lattice(arm.field, signal.lattice, 1, signal.coords.device).cpu().numpy().reshape(signal.values.shape)
     decoded = np.clip(arm.transform.inverse(out), 0.0, 1.0)
     return psnr(signal.values, decoded, peak=1.0)

@@ -1,11 +1,11 @@
 """Training: the one loop every fit runs (loop.py) and where its batches come from (samplers.py)."""
 from .loop import (
     Loss, StageFit, TrainConfig, autocast_dtype, cosine_factor, fit_progressive, fit_stage, make_optimiser, mse_loss,
-    optimise, predict,
+    optimise, predict, predict_lattice,
 )
-from .samplers import InMemorySampler, Sampler
+from .samplers import Batch, InMemorySampler, Sampler
 
 __all__ = [
-    "InMemorySampler", "Loss", "Sampler", "StageFit", "TrainConfig", "autocast_dtype", "cosine_factor", "fit_progressive",
-    "fit_stage", "make_optimiser", "mse_loss", "optimise", "predict",
+    "Batch", "InMemorySampler", "Loss", "Sampler", "StageFit", "TrainConfig", "autocast_dtype", "cosine_factor", "fit_progressive",
+    "fit_stage", "make_optimiser", "mse_loss", "optimise", "predict", "predict_lattice",
 ]

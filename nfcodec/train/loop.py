@@ -16,10 +16,10 @@ from typing import Callable, Optional
 
 import torch
 
-from ..fields.base import ProgressiveField
+from ..fields.base import Lattice, ProgressiveField
 from ..metrics import psnr_from_mse
 from ..progress import SILENT, Progress
-from .samplers import Sampler
+from .samplers import Batch, Sampler
 
 
 def _cpu_has_native_bf16() -> bool:
@@ -63,13 +63,13 @@ class StageFit:
     batch_psnr: float
 
 
-# loss(field, coords, targets, stage) -> scalar tensor; it runs under the step's autocast
-Loss = Callable[[ProgressiveField, torch.Tensor, torch.Tensor, int], torch.Tensor]
+# loss(field, batch, stage) -> scalar tensor; it runs under the step's autocast
+Loss = Callable[[ProgressiveField, Batch, int], torch.Tensor]
 
 
-def mse_loss(field: ProgressiveField, coords: torch.Tensor, targets: torch.Tensor, stage: int) -> torch.Tensor:
+def mse_loss(field: ProgressiveField, batch: Batch, stage: int) -> torch.Tensor:
     """Mean squared error of the field at `stage` (computed in float32 whatever the autocast)."""
-    return torch.mean((field.forward(coords, stage).float() - targets) ** 2)
+    return torch.mean((field.forward(batch.coords, stage, batch.lattice).float() - batch.values) ** 2)
 
 
 def cosine_factor(step: int, steps: int, final_fraction: float) -> float:
@@ -109,10 +109,10 @@ def optimise(
         if lr_factor is not None:
             for group in optimiser.param_groups:
                 group["lr"] = lr * lr_factor(step)
-        x, y = sampler.batch(generator)
+        batch = sampler.batch(generator)
         optimiser.zero_grad(set_to_none=False)
-        with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            value = loss(field, x, y, stage)
+        with torch.autocast(batch.coords.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            value = loss(field, batch, stage)
         value.backward()
         if freeze:
             field.mask_gradients(stage)
@@ -127,6 +127,14 @@ def predict(field: ProgressiveField, coords: torch.Tensor, stage: int, chunk: in
     """Field output at every coordinate, in chunks so memory stays bounded."""
     with torch.no_grad():
         return torch.cat([field.forward(coords[i : i + chunk], stage) for i in range(0, coords.shape[0], chunk)])
+
+
+def predict_lattice(field: ProgressiveField, lattice: Lattice, stage: int, device: torch.device, chunk: int = 1 << 16) -> torch.Tensor:
+    """Field output at every point of a lattice (C order), evaluated in sub-lattices of whole
+    first-axis slices of about `chunk` points: bounded memory, and the kernels' fast path."""
+    with torch.no_grad():
+        parts = [field.forward(torch.from_numpy(part.coords()).to(device), stage, part) for part in lattice.split(chunk)]
+        return torch.cat(parts)
 
 
 def fit_stage(

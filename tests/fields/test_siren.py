@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nfcodec.fields.siren import ProgressiveSiren, dense_params, matched_widths, progressive_params
+from nfcodec.fields.siren import siren_field, dense_params, matched_widths, progressive_params
 from nfcodec.train import InMemorySampler, TrainConfig, fit_stage
 
 PAPER_WIDTHS = (30, 69, 110, 151)
@@ -24,7 +24,7 @@ def test_matched_widths_reproduce_the_paper_rule():
 
 
 def test_stage_tensors_hold_exactly_the_new_parameters():
-    field = ProgressiveSiren(PAPER_WIDTHS)
+    field = siren_field(PAPER_WIDTHS)
     g = torch.Generator().manual_seed(0)
     counts = []
     for stage in range(1, 5):
@@ -42,7 +42,7 @@ def _coords_values(n: int = 12):
 
 def test_earlier_widths_stay_bit_identical_while_later_stages_train():
     widths = (6, 11, 17, 24)
-    field = ProgressiveSiren(widths)
+    field = siren_field(widths)
     coords, values = _coords_values()
     g = torch.Generator().manual_seed(0)
     config = TrainConfig(steps=15, lr=1e-3)
@@ -61,22 +61,22 @@ def test_earlier_widths_stay_bit_identical_while_later_stages_train():
 
 def test_new_to_old_blocks_stay_zero():
     widths = (5, 9)
-    field = ProgressiveSiren(widths)
+    field = siren_field(widths)
     coords, values = _coords_values(8)
     g = torch.Generator().manual_seed(0)
     for stage in (1, 2):
         field.grow(stage, g)
         fit_stage(field, stage, InMemorySampler(coords, values, 1 << 15), TrainConfig(steps=5, lr=1e-2), g)
-    for weight in field.hidden_w:
+    for weight in field.mlp.weights[1:]:
         assert torch.count_nonzero(weight[:5, 5:9]) == 0
 
 
 def test_load_stage_tensors_round_trips_and_rejects_wrong_shapes():
-    field = ProgressiveSiren((4, 8))
+    field = siren_field((4, 8))
     g = torch.Generator().manual_seed(3)
     field.grow(1, g)
     field.grow(2, g)
-    other = ProgressiveSiren((4, 8))
+    other = siren_field((4, 8))
     for stage in (1, 2):
         other.load_stage_tensors(stage, field.stage_tensors(stage))
     coords, _ = _coords_values(4)
@@ -91,4 +91,4 @@ def test_load_stage_tensors_round_trips_and_rejects_wrong_shapes():
 
 def test_widths_must_increase():
     with pytest.raises(ValueError):
-        ProgressiveSiren((10, 10))
+        siren_field((10, 10))

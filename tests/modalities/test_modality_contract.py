@@ -67,8 +67,9 @@ def test_image_training_data_and_domain(sample_pixels: np.ndarray):
     from nfcodec.transforms import fit_transform
 
     sampler = IMAGE.sampler(signal, fit_transform("invert", IMAGE.search_lattice(signal), 0), 1 << 10, torch.device("cpu"))
-    coords, values = sampler.batch(torch.Generator())  # 60 points: the full batch
+    coords, values, lattice = sampler.batch(torch.Generator())  # 60 points: the full batch
     assert coords.shape == (60, 2) and values.shape == (60, 3) and sampler.full_batch
+    assert lattice.shape == (6, 10) and np.array_equal(lattice.coords(), coords.numpy())  # the renderer's lattice, declared
     assert torch.allclose(values, 1 - torch.from_numpy(signal.values())) and torch.allclose(sampler.mean, values.mean(0))
     assert IMAGE.raw_bytes(geometry) == 180 and IMAGE.rate(180, geometry) == 24.0
     assert IMAGE.from_description(IMAGE.describe(geometry)) == geometry
