@@ -43,11 +43,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
+from nfcodec.fields.base import Lattice  # noqa: E402
 from nfcodec.codec import EncodeConfig, encode_image, resolve_device  # noqa: E402
 from nfcodec.presets import build_field  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
-from nfcodec.modalities.image import ImageGeometry, ImageSignal, pixel_coords, read_image  # noqa: E402
-from nfcodec.train import InMemorySampler, TrainConfig, fit_progressive, make_optimiser, optimise, predict  # noqa: E402
+from nfcodec.modalities.image import ImageGeometry, ImageSignal, read_image  # noqa: E402
+from nfcodec.train import InMemorySampler, TrainConfig, fit_progressive, make_optimiser, optimise, predict_lattice  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]
 CROP_IMAGES = ["kodim01", "kodim05", "kodim13", "kodim18"]
@@ -87,13 +88,15 @@ class Target:
     def __init__(self, signal: ImageSignal, device: torch.device):
         self.signal, self.device = signal, device
         self.geometry = ImageGeometry(signal.height, signal.width, signal.channels, signal.bit_depth)
-        self.coords = torch.from_numpy(pixel_coords(signal.height, signal.width)).to(device)
+        self.lattice = Lattice.sample_centres((signal.height, signal.width))  # declared, as the encoder does
+        self.coords = torch.from_numpy(self.lattice.coords()).to(device)
         self.values = torch.from_numpy(signal.values()).to(device)
 
     def psnr(self, field: Any, stage: int) -> float:
         """Full-image PSNR of the field's output rounded to the image's integers (what decodes)."""
-        out = predict(field, self.coords, stage).cpu().numpy()
-        return psnr(self.signal.pixels, self.geometry.to_pixels(out), peak=2**self.signal.bit_depth - 1)
+        out = predict_lattice(field, self.lattice, stage, self.device).cpu().numpy()
+        pixels = self.geometry.to_pixels(out, self.signal.height, self.signal.width)
+        return psnr(self.signal.pixels, pixels, peak=2**self.signal.bit_depth - 1)
 
 
 class Clock:
@@ -137,7 +140,7 @@ def train_timed(field: Any, target: Target, phases: list[Phase], *, lr: float, b
     field.to(target.device)
     generator = torch.Generator().manual_seed(seed)
     values = target.values
-    sampler = InMemorySampler(target.coords, values, batch_size)
+    sampler = InMemorySampler(target.coords, values, batch_size, target.lattice)
     clock = Clock(target.device)
     trace: list[list[float]] = []  # [training seconds, step, stage, psnr]
     phase_out: list[dict[str, Any]] = []

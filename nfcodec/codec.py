@@ -26,7 +26,7 @@ from .modalities import Modality, Signal, modality_for_input
 from .modalities.image import IMAGE, ImageSignal
 from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
 from .progress import SILENT, Progress
-from .registry import FIELDS
+from .registry import FIELDS, TRANSFORMS
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
 from .train import StageFit, TrainConfig, fit_progressive
@@ -93,14 +93,25 @@ def validate_config(config: EncodeConfig, modality: Modality | None = None) -> N
     fixed, candidates = parse_transform_choice(config.transform)  # unknown transform names
     resolve_device(config.device)  # CUDA asked for on a machine without it
     if modality is not None:
-        check_transforms_admitted(modality, [fixed] if fixed else list(candidates or ()))
+        check_transforms_admitted(modality, [fixed] if fixed else list(candidates or ()), config.grow)
 
 
-def check_transforms_admitted(modality: Modality, presets: list[str]) -> None:
-    refused = [p for p in presets if resolve_preset(p).transform not in modality.transforms]
+def admitted_transforms(modality: Modality, grow: str) -> frozenset[str]:
+    """The transforms an encode may use: the modality's, less those that move samples across
+    the signal when stages cover parts of it (temporal or spatial growth), since a stage must
+    invert on its own part."""
+    if grow == "spectral":
+        return modality.transforms
+    return frozenset(name for name in modality.transforms if not TRANSFORMS.by_name(name).load().moves_positions)
+
+
+def check_transforms_admitted(modality: Modality, presets: list[str], grow: str = "spectral") -> None:
+    admitted = admitted_transforms(modality, grow)
+    refused = [p for p in presets if resolve_preset(p).transform not in admitted]
     if refused:
-        admitted = ", ".join(n for n in preset_names() if resolve_preset(n).transform in modality.transforms)
-        raise UsageError(f"transform {', '.join(refused)} does not apply to {modality.name} signals (they admit: {admitted})")
+        names = ", ".join(n for n in preset_names() if resolve_preset(n).transform in admitted)
+        grown = "" if grow == "spectral" else f" grown {grow}ly (a stage must invert on the part it covers)"
+        raise UsageError(f"transform {', '.join(refused)} does not apply to {modality.name} signals{grown} (they admit: {names})")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -213,7 +224,7 @@ def encode_signal(
     lr = config.lr or defaults["lr"]
     searched = None
     if fixed is None:
-        searched = search_for_encode(lattice, config, search_config_for(config, candidates), modality.transforms,
+        searched = search_for_encode(lattice, config, search_config_for(config, candidates), admitted_transforms(modality, config.grow),
                                      device=device, progress=progress)
         fixed, lr = searched.transform, searched.lr
         progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
@@ -334,7 +345,7 @@ def search_file(
     validate_config(config, modality)
     lattice = modality.search_lattice(modality.read(input_path, config.input_options))
     search_config = search_config or search_config_for(config, None)
-    return search_for_encode(lattice, config, search_config, modality.transforms, device=resolve_device(config.device),
+    return search_for_encode(lattice, config, search_config, admitted_transforms(modality, config.grow), device=resolve_device(config.device),
                              progress=progress)
 
 

@@ -138,6 +138,9 @@ class Decoder:
         extra = nff.transform_data(max_bytes=4 * geometry.num_points)
         self.transform = transform_from_header(header.transform, extra, geometry.num_points, geometry.channels,
                                                admitted=self.modality.transforms)
+        partial = [s.extent for s in header.stages if s.extent is not None and list(s.extent) != [(0, n) for n in domain.shape]]
+        if partial and self.transform.moves_positions:
+            raise InvalidHeader("header: a transform that moves samples cannot decode a stage that covers part of the signal")
         if scale != 1.0:
             if not self.transform.preserves_interpolation:
                 raise UsageError(
@@ -145,6 +148,7 @@ class Decoder:
                     "so the field does not interpolate the signal"
                 )
             geometry = self.modality.rescale(geometry, scale)
+        self.stored_shape = domain.shape
         self.geometry = geometry
         self.scale = scale
         self.loaded = 0  # stages 1..loaded are in the field
@@ -168,8 +172,17 @@ class Decoder:
         return self.modality.render(self.field, self.transform, self.geometry, width, torch.device("cpu"), self.extent(width))
 
     def extent(self, width: int) -> Any:
-        """The part of the signal a decode at `width` covers (None: all of it)."""
-        return self.header.stages[width - 1].extent
+        """The part of the output a decode at `width` covers (None: all of it): the stage's
+        extent, on the output's lattice when --scale resized some axes (which the stage must
+        then cover whole: UsageError otherwise)."""
+        extent = self.header.stages[width - 1].extent
+        if extent is None or self.scale == 1.0:
+            return extent
+        shape = self.modality.domain(self.geometry).shape
+        if any(pair != (0, n) and m != n for pair, n, m in zip(extent, self.stored_shape, shape)):
+            raise UsageError(f"cannot decode width {width} at --scale {self.scale:g}: its stage covers part of the "
+                             "signal along a rescaled axis (spatial growth)")
+        return tuple(pair if m == n else (0, m) for pair, n, m in zip(extent, self.stored_shape, shape))
 
     def render(self, width: int) -> np.ndarray:
         """The whole decoded signal at `width` in memory (an image [H, W, C]; a clip [T, H, W, 3])."""
@@ -198,6 +211,7 @@ def decode_bytes(
         width = available
     if note is None and not nff.complete:
         note = f"truncated file: decoded width {width} of {total}"
+    decoder.extent(width)  # a width that cannot be rendered at this scale fails now, before any loading
     decoder.load(nff, width)
     return DecodeResult(decoder, width, available, total, nff.complete, note=note, scale=float(scale))
 

@@ -210,6 +210,9 @@ def tiny_grid(tiny_signal):
         lambda raw: raw["field"]["config"].update(n_levels=8),  # fewer levels than the last stage uses
         lambda raw: raw["field"]["config"].update(per_level_scale=16.0),  # finest level beyond 2^24
         lambda raw: raw["field"]["config"].update(per_level_scale=16.0, base_resolution=65536, n_levels=32),
+        lambda raw: raw["field"]["config"].update(base_resolution=[16, 16, 16]),  # per axis: one per axis
+        lambda raw: raw["field"]["config"].update(per_level_scale=[1.5, "2"]),
+        lambda raw: raw["field"]["config"].update(per_level_scale=[1.5, 16.0]),  # one axis beyond 2^24
     ],
 )
 def test_hostile_grid_configs_are_refused(tiny_grid, edit):
@@ -250,3 +253,34 @@ def test_auto_transform_searches_stores_the_table_after_the_stages_and_stays_det
     # a decoder never needs the table: the file cut before it still decodes every stage
     header = container.read_header(result.data)
     assert decode_bytes(result.data[: header.prefix_bytes(2)]).width == 2
+
+
+def test_spatial_growth_stage_k_covers_the_first_k_thirds_of_the_columns(tiny_signal):
+    config = EncodeConfig(arch="grid", stages=3, steps=4, transform="none", grow="spatial")
+    result = encode_image(tiny_signal, config)
+    height = tiny_signal.height  # 12 x 16
+    assert [r.extent for r in result.stages] == [[[0, height], [0, c]] for c in (6, 11, 16)]
+    for report in result.stages:
+        columns = report.extent[1][1]
+        decoded = decode_bytes(result.data, width=report.index)
+        assert decoded.shape == [height, columns, 3] and decoded.pixels.shape == (height, columns, 3)
+        # the reported quality is the strip's, and what a decoder gets
+        assert psnr(tiny_signal.pixels[:, :columns], decoded.pixels, 255.0) == pytest.approx(report.psnr, abs=1e-9)
+    with pytest.raises(UsageError, match="spatial"):
+        decode_bytes(result.data, width=1, scale=2.0)
+    assert decode_bytes(result.data, scale=2.0).pixels.shape == (24, 32, 3)  # the whole width may rescale
+
+
+def test_partial_stages_take_pointwise_transforms_only(tiny_signal):
+    from nfcodec.codec import validate_config
+    from nfcodec.errors import InvalidHeader
+    from nfcodec.modalities.image import IMAGE
+
+    with pytest.raises(UsageError, match="grown spatially"):
+        validate_config(EncodeConfig(grow="spatial", transform="rpp"), IMAGE)
+    validate_config(EncodeConfig(grow="spatial", transform="invert"), IMAGE)
+    result = encode_image(tiny_signal, EncodeConfig(arch="grid", stages=2, steps=2, transform="none", grow="spatial"))
+    # a hostile file pairing partial stages with a permutation is refused, not mis-rendered
+    moved = _reframe(result.data, lambda raw: raw["transform"].update(id=2, name="rpp", params={"seed": 7}))
+    with pytest.raises(InvalidHeader, match="moves samples"):
+        decode_bytes(moved)

@@ -54,9 +54,11 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
                    f"one name: use it. Presets: {NONE_ALIAS} (identity), {', '.join(n for n in preset_names() if n != 'identity')}.")
 @click.option("--keep-interpolation", is_flag=True, help="Search only transforms that allow decoding at another size (no permutations).")
 @click.option("--probe-side", type=click.IntRange(16, 1024), default=128, show_default=True, help="Side of the centre crop the search probes train on.")
-@click.option("--grow", type=click.Choice(["spectral", "temporal"]), default="spectral", show_default=True,
-              help="How stages grow: spectral (finer levels, wider MLP; each stage covers the whole signal) or, "
-                   "for clips, temporal (stage k covers the first k/K of the frames; width k decodes exactly those).")
+@click.option("--grow", type=click.Choice(["spectral", "temporal", "spatial"]), default="spectral", show_default=True,
+              help="How stages grow: spectral (finer levels, wider MLP; each stage covers the whole signal); for clips, "
+                   "temporal (stage k covers the first k/K of the frames; width k decodes exactly those); for images and "
+                   "clips, spatial (stage k covers the first k/K of the columns; width k decodes that strip). Partial "
+                   "stages admit pointwise transforms only.")
 @click.option("--frames", "frames", metavar="A:B", help="Clips: encode frames A..B-1 (0-based; A: or :B also work).")
 @click.option("--resize", metavar="WxH", help="Clips: scale every frame to WxH first (even sides).")
 @click.option("--size", "raw_size", metavar="WxH", help="Raw .yuv clips: the frame size [default: from a UVG-style name, e.g. Clip_1920x1080_120fps_420_8bit_YUV.yuv].")

@@ -45,6 +45,24 @@ def lattice_coords(shape: tuple[int, ...], first_axis: slice | None = None) -> n
     return Lattice.sample_centres(shape, first_axis).coords()
 
 
+def extent_lattice(shape: tuple[int, ...], extent: Extent | None) -> Lattice:
+    """The sample centres of a domain of `shape` inside `extent` (None: all of it), each still
+    normalised by the whole domain (a stage covering part of a signal sees its true positions)."""
+    centres = Lattice.sample_centres(shape)
+    if extent is None:
+        return centres
+    return Lattice(tuple(axis[start:stop] for axis, (start, stop) in zip(centres.axes, extent)))
+
+
+def prefix_extents(shape: tuple[int, ...], stages: int, axis: int) -> list[Extent]:
+    """Stage k covers the first ceil(k n / K) of the n samples along `axis` and all of every
+    other axis: a file cut after stage k decodes exactly that part (temporal growth along time,
+    spatial growth along columns)."""
+    n = shape[axis]
+    return [tuple((0, -(-k * n // stages)) if a == axis else (0, size) for a, size in enumerate(shape))
+            for k in range(1, stages + 1)]
+
+
 def check_extents(extents: list[tuple[tuple[int, int], ...] | None], domain: Domain, growth: frozenset[str]) -> None:
     """Stage extents (formats/nff.md 4.5) against a validated domain: one [start, stop) per
     axis inside the lattice, each stage's extent containing the one before (a prefix of the
@@ -60,8 +78,8 @@ def check_extents(extents: list[tuple[tuple[int, int], ...] | None], domain: Dom
             raise InvalidHeader(f"stage {k}: extent {list(extent)} does not fit the domain {list(domain.shape)}")
         if previous is not None and any(s > ps or e < pe for (s, e), (ps, pe) in zip(extent, previous)):
             raise InvalidHeader(f"stage {k}: extent {list(extent)} does not contain stage {k - 1}'s")
-        # temporal growth narrows the first axis (time), spatial growth the others
-        narrowed = {"temporal" if axis == 0 else "spatial" for axis, (pair, n) in enumerate(zip(extent, domain.shape)) if pair != (0, n)}
+        # temporal growth narrows the time axis, spatial growth the others
+        narrowed = {"temporal" if name == "t" else "spatial" for name, pair, n in zip(domain.axes, extent, domain.shape) if pair != (0, n)}
         if narrowed - growth:
             raise UnknownCodecId(f"stage {k} covers part of the signal ({' and '.join(sorted(narrowed - growth))} growth), "
                                  "which this decoder does not render for this modality")

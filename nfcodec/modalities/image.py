@@ -20,8 +20,7 @@ from ..errors import InputError, InvalidHeader, UsageError
 from ..fsutil import atomic_write, input_file
 from ..metrics import psnr
 from ..schema import require_int, require_int_list
-from ..fields.base import Lattice
-from .base import Domain, lattice_coords
+from .base import Domain, Extent, extent_lattice, lattice_coords, prefix_extents
 from .kinds import ENCODABLE, sniff_kind, unsupported_message
 
 MAX_SIDE = 1 << 15
@@ -107,12 +106,12 @@ class ImageGeometry:
     def dtype(self) -> type:
         return np.uint8 if self.bit_depth == 8 else np.uint16
 
-    def to_pixels(self, values: np.ndarray, rows: int | None = None) -> np.ndarray:
-        """[rows*W, C] float values in [0, 1] -> [rows, W, C] integers of the image's bit depth
-        (rows defaults to the whole image)."""
+    def to_pixels(self, values: np.ndarray, rows: int, columns: int) -> np.ndarray:
+        """[rows*columns, C] float values in [0, 1] -> [rows, columns, C] integers of the
+        image's bit depth."""
         peak = 2**self.bit_depth - 1
         ints = np.rint(np.clip(values, 0.0, 1.0) * peak).astype(self.dtype)
-        return ints.reshape(rows or self.height, self.width, self.channels)
+        return ints.reshape(rows, columns, self.channels)
 
 
 def check_schema(desc: Mapping[str, Any], where: str) -> None:
@@ -229,22 +228,27 @@ def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
     return atomic_write(path, write)
 
 
-def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device) -> np.ndarray:
-    """The image at stage count `stage`: the field evaluated in blocks of rows into a
-    preallocated array, so memory stays near the output's size.
+def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device,
+                 extent: Extent | None = None) -> np.ndarray:
+    """The image at stage count `stage` over `extent` (spatial growth: the columns the stage
+    covers; None: all): the field evaluated in blocks of rows into a preallocated array, so
+    memory stays near the output's size.
 
     A pointwise transform is inverted block by block. A positional one (a permutation) needs the
-    whole image: the trained-domain image is rendered to samples first, then its samples are
-    moved back (rounding commutes with moving samples, so this equals permuting floats)."""
+    whole image (files with partial extents have none): the trained-domain image is rendered to
+    samples first, then its samples are moved back (rounding commutes with moving samples, so
+    this equals permuting floats)."""
     from ..train import predict_lattice
 
-    out = np.empty((geometry.height, geometry.width, geometry.channels), dtype=geometry.dtype)
+    lattice = extent_lattice((geometry.height, geometry.width), extent)
+    height, width = lattice.shape
+    out = np.empty((height, width, geometry.channels), dtype=geometry.dtype)
     pointwise = not transform.moves_positions
     r0 = 0
-    for block in Lattice.sample_centres((geometry.height, geometry.width)).split(RENDER_BLOCK_POINTS):
+    for block in lattice.split(RENDER_BLOCK_POINTS):
         r1 = r0 + block.shape[0]
         values = predict_lattice(field_model, block, stage, device, chunk=RENDER_BLOCK_POINTS).cpu().numpy()
-        out[r0:r1] = geometry.to_pixels(transform.inverse(values) if pointwise else values, r1 - r0)
+        out[r0:r1] = geometry.to_pixels(transform.inverse(values) if pointwise else values, r1 - r0, width)
         r0 = r1
     if pointwise:
         return out
@@ -261,7 +265,9 @@ class ImageModality:
     transforms = frozenset({"identity", "invert", "rpp", "ordered", "affine", "gamma", "standardise"})
     rate_unit = "bpp"
     output_suffixes = (".png",)
-    growth = frozenset({"spectral"})  # finer levels and wider MLPs; every stage covers the image
+    # spectral: finer levels and wider MLPs, every stage covers the image; spatial: stage k
+    # covers the first k/K of the columns (the paper's image experiment)
+    growth = frozenset({"spectral", "spatial"})
     read_options: frozenset[str] = frozenset()
     write_options: frozenset[str] = frozenset()
 
@@ -289,27 +295,40 @@ class ImageModality:
     def search_lattice(self, signal: ImageSignal) -> np.ndarray:
         return signal.values().reshape(signal.height, signal.width, signal.channels)
 
-    def stage_extents(self, geometry: ImageGeometry, stages: int, grow: str) -> list[Any]:
-        if grow != "spectral":
-            raise UsageError(f"--grow {grow}: images grow spectrally (finer levels, wider MLPs) in this version")
-        return [None] * stages
+    def stage_extents(self, geometry: ImageGeometry, stages: int, grow: str) -> list[Extent | None]:
+        if grow == "spectral":
+            return [None] * stages
+        if grow != "spatial":
+            raise UsageError(f"--grow {grow}: images grow spectral or spatial")
+        if stages > geometry.width:
+            raise UsageError(f"--grow spatial: {stages} stages need at least {stages} columns, the image has {geometry.width}")
+        return prefix_extents((geometry.height, geometry.width), stages, axis=1)
 
-    def sampler(self, signal: ImageSignal, transform: Any, batch_size: int, device: torch.device, extent: Any = None) -> Any:
+    def sampler(self, signal: ImageSignal, transform: Any, batch_size: int, device: torch.device,
+                extent: Extent | None = None) -> Any:
         from ..train import InMemorySampler
 
         # a positional transform moves samples across the whole image: transform it whole
-        target = np.ascontiguousarray(transform.forward(signal.values()), dtype=np.float32)
-        lattice = Lattice.sample_centres((signal.height, signal.width))
+        values = transform.forward(signal.values()).reshape(signal.height, signal.width, signal.channels)
+        lattice = extent_lattice((signal.height, signal.width), extent)
+        if extent is not None:
+            (r0, r1), (c0, c1) = extent
+            values = values[r0:r1, c0:c1]
+        target = np.ascontiguousarray(values.reshape(-1, signal.channels), dtype=np.float32)
         coords = torch.from_numpy(lattice.coords()).to(device)
         return InMemorySampler(coords, torch.from_numpy(target).to(device), batch_size, lattice)
 
     def render(self, field: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device,
-               extent: Any = None) -> Iterator[np.ndarray]:
-        yield render_image(field, transform, geometry, stage, device)  # image stages cover the whole image
+               extent: Extent | None = None) -> Iterator[np.ndarray]:
+        yield render_image(field, transform, geometry, stage, device, extent)
 
-    def quality(self, signal: ImageSignal, blocks: Iterable[np.ndarray], extent: Any = None) -> dict[str, float]:
+    def quality(self, signal: ImageSignal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
         (decoded,) = blocks
-        return {"psnr": psnr(signal.pixels, decoded, peak=2**signal.bit_depth - 1)}
+        reference = signal.pixels
+        if extent is not None:  # spatial growth: the strip the stage covers
+            (r0, r1), (c0, c1) = extent
+            reference = reference[r0:r1, c0:c1]
+        return {"psnr": psnr(reference, decoded, peak=2**signal.bit_depth - 1)}
 
     def raw_bytes(self, geometry: ImageGeometry) -> int:
         return geometry.num_points * geometry.channels * (geometry.bit_depth // 8)

@@ -21,7 +21,7 @@ from ..metrics import mse, psnr_from_mse
 from ..schema import require_int, require_int_list
 from ..fields.base import Lattice
 from ..train.samplers import Batch
-from .base import Domain, Extent
+from .base import Domain, Extent, extent_lattice, prefix_extents
 from .kinds import sniff_kind
 from .video_io import MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
 
@@ -67,49 +67,56 @@ class FrameSampler:
 
     full_batch = False
 
-    def __init__(self, frames: FrameStore, transform: Any, batch_size: int, device: torch.device, stop: int | None = None):
-        """Samples frames [0, stop) (temporal growth: a stage sees the frames it covers); times
-        stay normalised by the whole clip's length."""
-        self.total = frames.shape[0]
+    def __init__(self, frames: FrameStore, transform: Any, batch_size: int, device: torch.device, extent: Extent | None = None):
+        """Samples inside `extent` (temporal growth: the frames a stage covers; spatial: its
+        columns); coordinates stay normalised by the whole clip."""
         self.frames, self.transform, self.device = frames, transform, device
-        self.stop = stop or self.total
-        t, h, w = self.stop, *frames.shape[1:3]
+        self.centres = extent_lattice(frames.shape[:3], extent)
+        (self.t0, t1), (self.r0, r1), (self.c0, self.c1) = extent or tuple((0, n) for n in frames.shape[:3])
+        t, h, w = self.centres.shape
         self.num_points = t * h * w
         self.frames_per_step = min(FRAMES_PER_STEP, t)
         self.rows_per_step = int(min(h, max(1, batch_size // (self.frames_per_step * w))))
         self.mean = torch.from_numpy(self._mean()).to(device)
 
+    def _values(self, frame: int, rows: slice) -> np.ndarray:
+        """[rows * columns, 3] float values in [0, 1] of frame `frame` (extent-relative) and rows."""
+        pixels = self.frames[self.t0 + frame][self.r0 + rows.start : self.r0 + rows.stop, self.c0 : self.c1]
+        return pixels.reshape(-1, 3).astype(np.float32) / 255.0
+
     def _mean(self) -> np.ndarray:
         total = np.zeros(3, np.float64)
-        for t in range(self.stop):  # streamed: one frame in memory at a time
-            frame = self.frames[t]
-            total += self.transform.forward(frame.reshape(-1, 3).astype(np.float32) / 255.0).sum(axis=0)
+        rows = slice(0, self.centres.shape[1])
+        for t in range(self.centres.shape[0]):  # streamed: one frame in memory at a time
+            total += self.transform.forward(self._values(t, rows)).sum(axis=0)
         return (total / self.num_points).astype(np.float32)
 
     def batch(self, generator: torch.Generator) -> Batch:
-        h = self.frames.shape[1]
-        chosen = torch.randperm(self.stop, generator=generator)[: self.frames_per_step].sort().values.numpy()
+        t, h, _ = self.centres.shape
+        chosen = torch.randperm(t, generator=generator)[: self.frames_per_step].sort().values.numpy()
         r0 = int(torch.randint(h - self.rows_per_step + 1, (1,), generator=generator))
         rows = slice(r0, r0 + self.rows_per_step)
-        values = np.concatenate([self.frames[f][rows].reshape(-1, 3) for f in chosen]).astype(np.float32) / 255.0
-        centres = Lattice.sample_centres(self.frames.shape[:3])
-        lattice = Lattice((centres.axes[0][chosen], centres.axes[1][rows], centres.axes[2]))
+        values = np.concatenate([self._values(f, rows) for f in chosen])
+        times, heights, widths = self.centres.axes
+        lattice = Lattice((times[chosen], heights[rows], widths))
         target = np.ascontiguousarray(self.transform.forward(values), dtype=np.float32)
         coords = torch.from_numpy(lattice.coords()).to(self.device)
         return Batch(coords, torch.from_numpy(target).to(self.device), lattice)
 
 
 def render_frames(field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device,
-                  frames: range) -> Iterator[np.ndarray]:
-    """Frame after frame, [H, W, 3] uint8: the field at the pixel centres of frame t."""
+                  extent: Extent | None) -> Iterator[np.ndarray]:
+    """Frame after frame of `extent` (None: the clip), [H, W, 3] uint8: the field at the pixel
+    centres of each frame (of the columns a spatially grown stage covers)."""
     from ..train import predict_lattice
 
-    centres = Lattice.sample_centres(geometry.shape)
-    for t in frames:
+    centres = extent_lattice(geometry.shape, extent)
+    _, height, width = centres.shape
+    for t in range(centres.shape[0]):
         frame = Lattice((centres.axes[0][t : t + 1],) + centres.axes[1:])
         values = predict_lattice(field, frame, stage, device).cpu().numpy()
         values = transform.inverse(values)
-        yield np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(geometry.height, geometry.width, 3)
+        yield np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(height, width, 3)
 
 
 class VideoModality:
@@ -122,7 +129,7 @@ class VideoModality:
     transforms = frozenset({"identity", "invert", "affine", "gamma", "standardise"})
     rate_unit = "bpp"  # bits per pixel per frame
     output_suffixes = (".mp4", ".y4m", ".yuv")
-    growth = frozenset({"spectral", "temporal"})
+    growth = frozenset({"spectral", "temporal", "spatial"})
     read_options = frozenset({"size", "fps", "frames", "resize"})
     write_options = frozenset({"crf", "lossless", "frames_dir"})
 
@@ -171,26 +178,28 @@ class VideoModality:
 
     def stage_extents(self, geometry: VideoGeometry, stages: int, grow: str) -> list[Extent | None]:
         """Temporal growth: stage k covers the first ceil(k T / K) frames (so a file cut after
-        stage k decodes exactly those); spectral: every stage covers the clip."""
+        stage k decodes exactly those); spatial: the first ceil(k W / K) columns of every frame;
+        spectral: every stage covers the clip."""
         if grow == "spectral":
             return [None] * stages
-        if grow != "temporal":
-            raise UsageError(f"--grow {grow}: clips grow spectral or temporal in this version")
-        if stages > geometry.frames:
-            raise UsageError(f"--grow temporal: {stages} stages need at least {stages} frames, the clip has {geometry.frames}")
-        return [((0, -(-k * geometry.frames // stages)), (0, geometry.height), (0, geometry.width)) for k in range(1, stages + 1)]
+        if grow not in ("temporal", "spatial"):
+            raise UsageError(f"--grow {grow}: clips grow spectral, temporal or spatial")
+        axis, name = (0, "frames") if grow == "temporal" else (2, "columns")
+        if stages > geometry.shape[axis]:
+            raise UsageError(f"--grow {grow}: {stages} stages need at least {stages} {name}, the clip has {geometry.shape[axis]}")
+        return prefix_extents(geometry.shape, stages, axis)
 
     def sampler(self, signal: VideoSignal, transform: Any, batch_size: int, device: torch.device,
                 extent: Extent | None = None) -> FrameSampler:
-        return FrameSampler(signal.frames, transform, batch_size, device, stop=_frames(extent, len(signal.frames)).stop)
+        return FrameSampler(signal.frames, transform, batch_size, device, extent)
 
     def render(self, field: Any, transform: Any, geometry: VideoGeometry, stage: int, device: torch.device,
                extent: Extent | None = None) -> Iterator[np.ndarray]:
-        return render_frames(field, transform, geometry, stage, device, _frames(extent, geometry.frames))
+        return render_frames(field, transform, geometry, stage, device, extent)
 
     def quality(self, signal: VideoSignal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
-        covered = _frames(extent, len(signal.frames))
-        errors = [mse(signal.frames[t], decoded) for t, decoded in zip(covered, blocks)]
+        (t0, t1), (r0, r1), (c0, c1) = extent or tuple((0, n) for n in signal.frames.shape[:3])
+        errors = [mse(signal.frames[t][r0:r1, c0:c1], decoded) for t, decoded in zip(range(t0, t1), blocks)]
         # mean over frames of each frame's RGB PSNR (an exact frame is infinite: then the mean is)
         return {"psnr": float(np.mean([psnr_from_mse(e, 255.0) for e in errors])), "frames": len(errors)}
 
@@ -220,10 +229,6 @@ class VideoModality:
     def warnings(self, signal: VideoSignal) -> list[str]:
         t, h, w = signal.frames.shape[:3]
         return [f"the clip is tiny ({w}x{h}): a neural field's fixed size dominates"] if min(h, w) < 8 else []
-
-
-def _frames(extent: Extent | None, frames: int) -> range:
-    return range(frames) if extent is None else range(extent[0][0], extent[0][1])
 
 
 VIDEO = VideoModality()

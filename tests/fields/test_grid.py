@@ -223,7 +223,6 @@ def test_lattice_gradients_do_not_depend_on_the_thread_count():
     """Encoded files must not depend on the machine: every lattice sum runs in a fixed order."""
     import numba
 
-    from nfcodec.modalities.image import pixel_coords
 
     if not grid_kernels.AVAILABLE or numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs numba with 2 threads")
@@ -252,7 +251,6 @@ def test_bf16_features_equal_the_cast_and_carry_the_same_gradient(rows):
     """Under bf16 autocast the grid hands the MLP bf16 features itself (the kernels round as
     they write); they must be exactly what casting the float32 features gives, on every path
     (lattice, scattered 2-D and 3-D points), and the gradient through them the same."""
-    from nfcodec.modalities.image import pixel_coords
 
     config = GridConfig(in_dim=2, n_levels=4, n_features=2, log2_hashmap_size=7, base_resolution=3, per_level_scale=1.9)
     encoding = GridEncoding(config)

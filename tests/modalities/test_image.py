@@ -27,7 +27,7 @@ def test_values_and_back_are_exact():
 
     values = ImageSignal(pixels, 8).values()
     assert values.min() == 0.0 and values.max() == 1.0
-    assert np.array_equal(geometry.to_pixels(values), pixels)
+    assert np.array_equal(geometry.to_pixels(values, 16, 16), pixels)
 
 
 def test_pixel_centres_in_row_column_order():

@@ -102,6 +102,41 @@ def test_temporal_growth_cut_after_stage_k_decodes_the_frames_stage_k_covers(tmp
     assert obj["width"] == 2 and obj["shape"] == [4, 32, 48, 3]
 
 
+def test_spatial_growth_width_k_decodes_the_columns_stage_k_covers(tmp_path: Path):
+    out = tmp_path / "s.nff"
+    result = run("encode", str(CLIP), "-o", str(out), "--json", "--grow", "spatial", "--frames", "0:4", "--resize", "48x32",
+                 "--widths", "2,4,6", "--steps", "3", "--batch-size", "2048", "-q")
+    assert result.exit_code == 0, result.output
+    stages = json.loads(result.stdout)["stages"]
+    assert [s["extent"] for s in stages] == [[[0, 4], [0, 32], [0, c]] for c in (16, 32, 48)]
+    decoded = run("decode", str(out), "--width", "1", "-o", str(tmp_path / "w1.y4m"), "--json")
+    assert decoded.exit_code == 0, decoded.output
+    assert json.loads(decoded.stdout)["shape"] == [4, 32, 16, 3]
+    assert_one_line_error(run("decode", str(out), "--width", "1", "--scale", "2", "-o", str(tmp_path / "x.y4m")),
+                          ExitStatus.USAGE_ERROR, "spatial")
+
+
+def test_frame_batches_are_declared_lattices_inside_the_extent():
+    """Training batches are frames x a band of rows x the stage's columns, declared as a lattice
+    (the grid's separable kernels), with values that match the frames at those coordinates."""
+    import torch
+
+    from nfcodec.transforms import fit_transform
+
+    signal = VIDEO.read(CLIP, {"frames": "0:6", "resize": "48x32"})
+    identity = fit_transform("identity", VIDEO.search_lattice(signal), 0)
+    sampler = VIDEO.sampler(signal, identity, 3 * 10 * 24, torch.device("cpu"), ((0, 5), (0, 32), (0, 24)))
+    coords, values, lattice = sampler.batch(torch.Generator().manual_seed(0))
+    t, rows, cols = lattice.shape
+    assert (t, cols) == (5, 24) and rows == 6 and np.array_equal(lattice.coords(), coords.numpy())
+    frames = np.rint(coords[:, 0].numpy() * 6 - 0.5).astype(int)
+    r = np.rint(coords[:, 1].numpy() * 32 - 0.5).astype(int)
+    c = np.rint(coords[:, 2].numpy() * 48 - 0.5).astype(int)
+    assert c.max() < 24 and frames.max() < 5
+    expected = np.stack([signal.frames[f][y, x] for f, y, x in zip(frames, r, c)]) / 255.0
+    assert np.allclose(values.numpy(), expected, atol=1e-6)
+
+
 def test_uvg_named_raw_yuv_encodes_without_size_flags(tmp_path: Path, uvg_yuv: Path):
     result = run("encode", str(uvg_yuv), "-o", str(tmp_path / "u.nff"), "--json", *FAST)
     assert result.exit_code == 0, result.output
