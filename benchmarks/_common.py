@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = REPO.parent / "shared" / "data" / "kodak"
@@ -58,3 +59,30 @@ def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def time_steps(step: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Median seconds per step after two warm-up steps; also the warm-up (compile) time."""
+    start = time.perf_counter()
+    step()
+    step()
+    warmup = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return (float(statistics.median(times)) if times else float("nan")), warmup
+
+
+def time_interleaved(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median seconds per step of each function, measured round-robin (A B C A B C ...) so that
+    load changes during the run hit every contender alike; plus each one's warm-up time."""
+    warmups = {name: time_steps(step, 0)[1] for name, step in steps.items()}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: (float(statistics.median(times[name])), warmups[name]) for name in steps}

@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
+from _common import RESULTS, markdown_table, run_metadata, setup_runtime, time_interleaved, write_json  # noqa: E402
 
 from nfcodec.fields.grid import grid_field  # noqa: E402
 from nfcodec.fields.grid_layout import PRIMES, GridConfig, grid_layout  # noqa: E402
@@ -68,33 +67,6 @@ class StraightforwardGrid(nn.Module):
         for layer in self.layers:
             h = torch.relu(layer(h))
         return self.out(h)
-
-
-def time_steps(step: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """Median seconds per step after two warm-up steps; also the warm-up (compile) time."""
-    start = time.perf_counter()
-    step()
-    step()
-    warmup = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), warmup
-
-
-def time_interleaved(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, float]]:
-    """Median seconds per step of each function, measured round-robin (A B C A B C ...) so that
-    load changes during the run hit every contender alike; plus each one's warm-up time."""
-    warmups = {name: time_steps(step, 0)[1] for name, step in steps.items()}
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return {name: (float(np.median(times[name])), warmups[name]) for name in steps}
 
 
 def copy_bandwidth() -> float:

@@ -37,9 +37,9 @@ def worthwhile(t: np.ndarray, u: np.ndarray, v: np.ndarray, scales: np.ndarray, 
 
 def _index3(m, j, k, res0, res1, size, is_hashed):  # pragma: no cover - jitted
     """Level-local entry of vertex (m, j, k) (time, row, column), as grid_kernels._corner."""
-    if is_hashed:
+    if is_hashed:  # hashed levels hold exactly 2^T entries: the modulo is a mask
         h = np.uint64(m) ^ ((np.uint64(j) * np.uint64(2654435761)) & MASK32) ^ ((np.uint64(k) * np.uint64(805459861)) & MASK32)
-        return np.int64(h % np.uint64(size))
+        return np.int64(h & np.uint64(size - 1))
     idx = m + j * res0 + k * res0 * res1
     return idx % size if idx >= size else idx
 
@@ -145,7 +145,7 @@ def _forward3(t, u, v, table, scales, resolutions, sizes, offsets, hashed, n_lev
                         out_words[base + c, level * wpg + q] = words[level, c * wpg + q]
 
 
-def _backward3(t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, n_parts, wpg, from_bf16):  # pragma: no cover
+def _backward3(t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, wpg, from_bf16):  # pragma: no cover
     n_t, h, w = t.shape[0], u.shape[0], v.shape[0]
     n_feat = grad_table.shape[1]
     wf = w * n_feat
@@ -209,38 +209,41 @@ def _backward3(t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed,
             for f in range(n_feat):
                 dst[k, f] += (one - b) * src[c * n_feat + f]
                 dst[k + 1, f] += b * src[c * n_feat + f]
-    # pass 3: one scatter per vertex, per level; distinct entries (a dense level, the box inside
-    # the grid) in parallel over vertex rows, else split by entry ranges, each thread in order
-    for lv in range(n_lv):
-        level = level_lo + lv
-        res0, res1, res2 = resolutions[level, 0], resolutions[level, 1], resolutions[level, 2]
-        size, is_hashed, base = sizes[level], hashed[level], offsets[level]
-        nj, nk, j0, k0, count = njs[lv], nks[lv], j0s[lv], k0s[lv], n_planes[lv]
-        first = vertex_base[lv]
-        inside = planes[lv, 0] >= 0 and planes[lv, count - 1] < res0 and j0 >= 0 and k0 >= 0 and j0 + nj <= res1 and k0 + nk <= res2
-        if not is_hashed and inside:
-            for row in prange(count * nj):
-                m, j = planes[lv, row // nj], j0 + row % nj
-                for k in range(nk):
-                    idx = base + m + j * res0 + (k0 + k) * res0 * res1
-                    for f in range(n_feat):
-                        grad_table[idx, f] += grad_vertices[first + row * nk + k, f]
-        else:
-            for part in prange(n_parts):
-                lo_idx = part * size // n_parts
-                hi_idx = (part + 1) * size // n_parts
-                for row in range(count * nj):
-                    m, j = planes[lv, row // nj], j0 + row % nj
-                    for k in range(nk):
-                        idx = _index3(m, j, k0 + k, res0, res1, size, is_hashed)
-                        if lo_idx <= idx < hi_idx:
-                            for f in range(n_feat):
-                                grad_table[base + idx, f] += grad_vertices[first + row * nk + k, f]
+    # pass 3: one scatter per vertex into the table; levels own disjoint entries, so each level
+    # is one thread's, its vertices added in order (the same order whatever the thread count).
+    # Levels go to threads balanced by their vertex counts (the finest hold most).
+    owner = np.empty(n_lv, dtype=np.int64)
+    load = np.zeros(n_groups, dtype=np.int64)
+    for lv in np.argsort(-(vertex_base[1:] - vertex_base[:-1])):
+        owner[lv] = np.argmin(load)
+        load[owner[lv]] += vertex_base[lv + 1] - vertex_base[lv]
+    for group in prange(n_groups):
+        for lv in range(n_lv):
+            if owner[lv] == group:
+                _scatter_level(lv, level_lo + lv, planes, n_planes, njs, nks, j0s, k0s, vertex_base, resolutions, sizes,
+                               offsets, hashed, grad_vertices, grad_table)
+
+
+def _scatter_level(lv, level, planes, n_planes, njs, nks, j0s, k0s, vertex_base, resolutions, sizes, offsets, hashed,
+                   grad_vertices, grad_table):  # pragma: no cover - jitted
+    """Add level `level`'s vertex gradients into its table entries, vertex by vertex in order."""
+    n_feat = grad_table.shape[1]
+    res0, res1 = resolutions[level, 0], resolutions[level, 1]
+    size, is_hashed, base = sizes[level], hashed[level], offsets[level]
+    nj, nk, j0, k0 = njs[lv], nks[lv], j0s[lv], k0s[lv]
+    first = vertex_base[lv]
+    for row in range(n_planes[lv] * nj):
+        m, j = planes[lv, row // nj], j0 + row % nj
+        for k in range(nk):
+            idx = base + _index3(m, j, k0 + k, res0, res1, size, is_hashed)
+            for f in range(n_feat):
+                grad_table[idx, f] += grad_vertices[first + row * nk + k, f]
 
 
 if AVAILABLE:
     _index3 = numba.njit(inline="always", cache=True)(_index3)
     _plan3 = numba.njit(cache=True)(_plan3)
+    _scatter_level = numba.njit(cache=True)(_scatter_level)
     _forward3 = numba.njit(parallel=True, cache=True)(_forward3)
     _backward3 = numba.njit(parallel=True, cache=True)(_backward3)
 
@@ -256,8 +259,8 @@ def lattice_backward(t, u, v, grad_out, scales, resolutions, sizes, offsets, has
     """grad_table += the transposed trilinear interpolation of grad_out, levels [level_lo, level_hi)."""
     threads = numba.get_num_threads()
     grad_words, wpg = grid_lattice._words(np.ascontiguousarray(grad_out), grad_table.shape[1])
-    n_groups = max(1, min(threads, level_hi - level_lo))
+    n_groups = max(1, min(threads, level_hi - level_lo))  # pass 1's level groups, pass 3's level owners
     _backward3(
-        t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, threads, wpg,
+        t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, wpg,
         grad_out.dtype == np.int16,
     )

@@ -59,11 +59,12 @@ class VideoSignal:
 
 
 class FrameSampler:
-    """Each step: FRAMES_PER_STEP distinct frames drawn from the clip and the same band of whole
-    rows of each (all of every frame when they fit in `batch_size` points), both drawn from the
-    CPU generator and transformed pointwise on the fly. The batch is a 3-D lattice (frames x
-    rows x columns), which the grid's separable kernels train on at the cost per point of an
-    image's step."""
+    """Each step: a window of FRAMES_PER_STEP consecutive frames at a random start and the same
+    band of whole rows of each (all of every frame when they fit in `batch_size` points), both
+    drawn from the CPU generator and transformed pointwise on the fly. The batch is a 3-D
+    lattice (frames x rows x columns), which the grid's separable kernels train on; consecutive
+    frames share the time-vertex planes they fall between, so a step costs per point about
+    what an image's does (benchmarks/results/video_step.md)."""
 
     full_batch = False
 
@@ -93,7 +94,8 @@ class FrameSampler:
 
     def batch(self, generator: torch.Generator) -> Batch:
         t, h, _ = self.centres.shape
-        chosen = torch.randperm(t, generator=generator)[: self.frames_per_step].sort().values.numpy()
+        start = int(torch.randint(t - self.frames_per_step + 1, (1,), generator=generator))
+        chosen = np.arange(start, start + self.frames_per_step)
         r0 = int(torch.randint(h - self.rows_per_step + 1, (1,), generator=generator))
         rows = slice(r0, r0 + self.rows_per_step)
         values = np.concatenate([self._values(f, rows) for f in chosen])
@@ -170,8 +172,8 @@ class VideoModality:
         return VideoGeometry(frames, height, width, float(fps))
 
     def domain(self, geometry: VideoGeometry) -> Domain:
-        side = max(geometry.height, geometry.width)
-        return Domain(("t", "y", "x"), geometry.shape, resolution=(geometry.frames, side, side))
+        # the finest level: one vertex per frame, per row and per column
+        return Domain(("t", "y", "x"), geometry.shape, resolution=geometry.shape)
 
     def search_lattice(self, signal: VideoSignal) -> np.ndarray:
         return signal.frames[len(signal.frames) // 2].astype(np.float32) / 255.0
