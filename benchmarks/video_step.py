@@ -66,7 +66,8 @@ def batches() -> dict[str, tuple[Any, Batch]]:
     resolution = VIDEO.domain(VideoGeometry(t, h, w, 30.0)).resolution  # the clip's own time resolution
     rows = image.num_points // (FRAMES_PER_BATCH * w)
     centres = Lattice.sample_centres(CLIP_SHAPE)
-    frames = Lattice((centres.axes[0][8 : 8 + FRAMES_PER_BATCH], centres.axes[1][100 : 100 + rows], centres.axes[2]))
+    t0, r0 = (t - FRAMES_PER_BATCH) // 2, (h - rows) // 2  # a window mid-clip, a band mid-frame
+    frames = Lattice((centres.axes[0][t0 : t0 + FRAMES_PER_BATCH], centres.axes[1][r0 : r0 + rows], centres.axes[2]))
     n = frames.num_points
     scattered = torch.rand(n, 3, generator=g)
 
