@@ -19,7 +19,7 @@ import torch
 
 from . import __version__, container
 from .decoding import SEARCH_CHUNK, DecodeResult, Decoder, decode, decode_bytes, info, pack_search_table, read_nff_bytes
-from .diagnostics import format_psnr, result_warnings
+from .diagnostics import format_quality, result_warnings
 from .errors import UsageError
 from .fsutil import atomic_write, check_output_path
 from .modalities import Modality, Signal, modality_for_input
@@ -134,7 +134,7 @@ class StageReport:
     new_params: int
     bytes: int  # size of this stage's chunk, framing included
     prefix_bytes: int  # bytes from the start of the file through this stage
-    psnr: float  # dB of the decoded stage against the input
+    psnr: float  # dB of the decoded stage against the input (NaN where the modality has no PSNR)
     # dB of the last training step (the batch, before quantisation, on the transformed signal):
     # what --target-psnr is compared with
     train_psnr: float
@@ -143,6 +143,8 @@ class StageReport:
     # the part of the signal this width covers, [start, stop) per axis (temporal growth: the
     # frames); None: all of it. PSNR is measured over exactly this part.
     extent: list[list[int]] | None = None
+    # every quality number the modality measures (a shape: Chamfer, normal consistency, ...)
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -159,6 +161,8 @@ class EncodeResult:
     search: SearchResult | None = None
     raw_bytes: int = 0  # the signal's samples at their bit depth, uncompressed
     warnings: list[str] = field(default_factory=list)  # diagnostics.py: one line each
+    rate: float = float("nan")  # the file in the modality's rate unit
+    rate_unit: str = "bpp"
 
     @property
     def bpp(self) -> float:
@@ -172,7 +176,7 @@ class EncodeResult:
         return {
             "output": self.output,
             "bytes": len(self.data),
-            "bpp": round(self.bpp, 5),
+            **({"bpp": round(self.bpp, 5)} if self.rate_unit == "bpp" else {"rate": round(self.rate, 5), "rate_unit": self.rate_unit}),
             "modality": self.modality,
             "arch": self.arch,
             "transform": {
@@ -183,14 +187,23 @@ class EncodeResult:
             },
             "seconds": round(self.seconds, 3),
             **({"search": self.search.to_json()["rows"], "search_summary": _summary(self.search)} if self.search else {}),
-            "stages": [asdict(s) | _psnr_json(s.psnr) | {"train_psnr": _round_finite(s.train_psnr), "seconds": round(s.seconds, 3)}
-                       for s in self.stages],
+            "stages": [_stage_json(s) for s in self.stages],
             "warnings": list(self.warnings),
         }
 
 
 def _round_finite(value: float, digits: int = 4) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
+
+
+def _stage_json(stage: StageReport) -> dict[str, Any]:
+    out = asdict(stage) | {"train_psnr": _round_finite(stage.train_psnr), "seconds": round(stage.seconds, 3)}
+    if "psnr" not in stage.metrics:  # a modality without PSNR (shapes) reports its metrics only
+        del out["psnr"]
+        out["metrics"] = {k: _round_finite(v, 8) for k, v in stage.metrics.items()}
+        return out
+    del out["metrics"]
+    return out | _psnr_json(stage.psnr)
 
 
 def _psnr_json(value: float) -> dict[str, Any]:
@@ -211,18 +224,20 @@ def encode_signal(
     per-stage reports."""
     config = config or EncodeConfig()
     validate_config(config, modality)
-    defaults = ARCH_DEFAULTS[config.arch]
+    defaults = {**ARCH_DEFAULTS[config.arch], **modality.field_defaults(config.arch)}
     fixed, candidates = parse_transform_choice(config.transform)
     start = time.perf_counter()
     device = resolve_device(config.device)
     geometry = modality.geometry(signal)
     domain = modality.domain(geometry)
     # built before the search: an impossible stage split fails before any training
-    field_model = build_field(config, domain.shape, geometry.channels, domain.resolution)
+    field_model = build_field(config, domain.shape, geometry.channels, domain.resolution, modality.field_defaults(config.arch))
     lattice = modality.search_lattice(signal)
     extents = modality.stage_extents(geometry, len(field_model.widths), config.grow)
     lr = config.lr or defaults["lr"]
     searched = None
+    if fixed is None and admitted_transforms(modality, config.grow) == {"identity"}:
+        fixed = "identity"  # nothing else applies (a shape's distances): no search
     if fixed is None:
         searched = search_for_encode(lattice, config, search_config_for(config, candidates), admitted_transforms(modality, config.grow),
                                      device=device, progress=progress)
@@ -241,7 +256,7 @@ def encode_signal(
     )
     sampler = modality.sampler(signal, transform, config.batch_size, device, extents[0])
     fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=progress,
-                    initial_bias=sampler.mean,
+                    initial_bias=sampler.mean, loss=modality.loss(config.arch),
                     stage_sampler=None if all(e is None for e in extents) else
                     lambda k: sampler if k == 1 else modality.sampler(signal, transform, config.batch_size, device, extents[k - 1]))
     transform_data = transform.data()
@@ -260,7 +275,8 @@ def encode_signal(
     return EncodeResult(
         data, modality.name, config.arch, transform.describe(), writer.reports(data), time.perf_counter() - start,
         geometry.num_points, transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
-        warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1]),
+        warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1].get("psnr", math.nan)),
+        rate=modality.rate(len(data), geometry), rate_unit=modality.rate_unit,
     )
 
 
@@ -274,12 +290,12 @@ class _StageWriter:
         self.modality, self.signal, self.geometry, self.transform = modality, signal, geometry, transform
         self.extents = extents
         self.field, self.config, self.device, self.progress = field_model, config, device, progress
-        defaults = ARCH_DEFAULTS[config.arch]
+        defaults = {**ARCH_DEFAULTS[config.arch], **modality.field_defaults(config.arch)}
         self.dtype = config.dtype or defaults["dtype"]
         self.step_sigma = defaults.get("step_sigma", {})
         self.encoded: list[container.EncodedStage] = []
         self.fits: list[StageFit] = []
-        self.quality: list[float] = []
+        self.quality: list[dict[str, float]] = []
 
     def finalise(self, stage: int, fit: StageFit) -> None:
         widths = self.field.widths
@@ -290,10 +306,11 @@ class _StageWriter:
         steps_by_name = {n: quant_step(self.step_sigma, n, v, dtypes[n]) for n, v in tensors.items()}
         enc = container.encode_stage(data, self.config.compression, steps_by_name)
         self.field.load_stage_tensors(stage, enc.decoded)
-        blocks = self.modality.render(self.field, self.transform, self.geometry, stage, self.device, extent)
-        self.quality.append(self.modality.quality(self.signal, blocks, extent)["psnr"])
+        geometry = self.modality.quality_geometry(self.geometry)
+        blocks = self.modality.render(self.field, self.transform, geometry, stage, self.device, extent)
+        self.quality.append(self.modality.quality(self.signal, blocks, extent))
         self.progress.message(f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, "
-                              f"{fit.seconds:.1f} s, {format_psnr(self.quality[-1])} decoded")
+                              f"{fit.seconds:.1f} s, {format_quality(self.quality[-1], self.modality.headline)} decoded")
         self.encoded.append(enc)
         self.fits.append(fit)
 
@@ -303,8 +320,9 @@ class _StageWriter:
             StageReport(
                 index=k, width=spec.width, params=header.params_at(k), new_params=spec.new_params,
                 bytes=spec.chunk.length + container.CHUNK_OVERHEAD, prefix_bytes=header.prefix_bytes(k),
-                psnr=self.quality[k - 1], train_psnr=fit.batch_psnr, steps=fit.steps, seconds=fit.seconds,
-                extent=None if spec.extent is None else [list(pair) for pair in spec.extent],
+                psnr=self.quality[k - 1].get("psnr", float("nan")), train_psnr=fit.batch_psnr, steps=fit.steps,
+                seconds=fit.seconds, extent=None if spec.extent is None else [list(pair) for pair in spec.extent],
+                metrics=dict(self.quality[k - 1]),
             )
             for k, (spec, fit) in enumerate(zip(header.stages, self.fits), start=1)
         ]

@@ -121,7 +121,7 @@ class Decoder:
     stages as more bytes arrive and `render` any loaded width. Everything the header declares
     is validated before anything is allocated."""
 
-    def __init__(self, nff: container.NffFile, scale: float = 1.0):
+    def __init__(self, nff: container.NffFile, scale: float = 1.0, options: Mapping[str, Any] | None = None):
         scale = check_scale(scale)
         header = nff.header
         self.modality = modality(header.modality)  # UnknownCodecId for a modality we lack
@@ -148,6 +148,7 @@ class Decoder:
                     "so the field does not interpolate the signal"
                 )
             geometry = self.modality.rescale(geometry, scale)
+        geometry = self.modality.output_geometry(geometry, options or {})  # e.g. a shape's --resolution
         self.stored_shape = domain.shape
         self.geometry = geometry
         self.scale = scale
@@ -191,15 +192,17 @@ class Decoder:
 
 
 def decode_bytes(
-    data: bytes | bytearray | memoryview, width: int | None = None, strict: bool = False, scale: float = 1.0
+    data: bytes | bytearray | memoryview, width: int | None = None, strict: bool = False, scale: float = 1.0,
+    options: Mapping[str, Any] | None = None,
 ) -> DecodeResult:
     """Decode `.nff` bytes (a whole file or a prefix) at `width` stages (default: all present),
-    at `scale` times the stored resolution (transforms that preserve interpolation only)."""
+    at `scale` times the stored resolution (transforms that preserve interpolation only);
+    `options`: the modality's output options (a shape's `resolution`)."""
     scale = check_scale(scale)  # a bad number fails before any reading
     nff = container.read(data, strict=strict)
     if nff.stages_available == 0:
         raise TruncatedFile(f"truncated file: no complete stage (have {len(data)} of {nff.header.file_size} bytes)")
-    decoder = Decoder(nff, scale)
+    decoder = Decoder(nff, scale, options)
     available, total = nff.stages_available, nff.stages_total
     note = None
     if width is None:
@@ -232,7 +235,7 @@ def decode(
     for an image, `.decoded.mp4` for a clip); `options` are the modality's write options
     (a clip: crf, lossless, frames_dir). Every check runs before anything is rendered."""
     options = options or {}
-    result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale)
+    result = decode_bytes(read_nff_bytes(nff_path), width=width, strict=strict, scale=scale, options=options)
     output = Path(output_path) if output_path else default_output(Path(nff_path), result.decoder.modality)
     check_output_path(output, inputs=[nff_path])
     check_write(result.decoder.modality, output, options)

@@ -22,6 +22,13 @@ def result_warnings(file_bytes: int, raw_bytes: int, final_psnr: float) -> list[
     return warnings
 
 
+def format_quality(metrics: dict[str, float], headline: str) -> str:
+    """A stage's headline quality for people: PSNR in dB, or a named metric (a shape's Chamfer)."""
+    if headline == "psnr":
+        return format_psnr(metrics["psnr"])
+    return f"{headline} {metrics[headline]:.3g}"
+
+
 def format_psnr(value: float) -> str:
     """PSNR for people: 'lossless' where the decoded signal equals the input (infinite dB)."""
     return "lossless" if math.isinf(value) and value > 0 else f"{value:.2f} dB"

@@ -45,13 +45,15 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: tuple[int, ...] | None = None) -> Any:
+def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: tuple[int, ...] | None = None,
+                overrides: dict[str, Any] | None = None) -> Any:
     """The field an encode trains: architecture defaults, the stage split, the signal's size.
     `resolution`: the finest useful grid resolution per axis (the domain's; None: the longest
-    side on every axis)."""
+    side on every axis); `overrides`: the modality's changes to the defaults
+    (Modality.field_defaults; a grid's "max_resolution" caps every axis)."""
     arch, stages = config.arch, config.stages
     field_cls = FIELDS.by_name(arch).load()
-    d = ARCH_DEFAULTS[arch]
+    d = {**ARCH_DEFAULTS[arch], **(overrides or {})}
     in_dim = len(shape)
     if arch == "siren":
         from .fields.siren import matched_widths
@@ -68,7 +70,8 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: t
         # Stage k owns an equal share of the levels (coarse first) and of the MLP width.
         widths = tuple(config.widths) if config.widths else tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
         mlp = tuple(max(1, round(d["mlp_width"] * k / stages)) for k in range(1, stages + 1))
-        grid = _grid_config(in_dim, n_levels, d["log2_hashmap_size"], d["base_resolution"], resolution or (max(shape),) * in_dim)
+        resolution = tuple(min(r, d.get("max_resolution", r)) for r in (resolution or (max(shape),) * in_dim))
+        grid = _grid_config(in_dim, n_levels, d["log2_hashmap_size"], d["base_resolution"], resolution, d["n_features"])
         return field_cls.build(widths, mlp, grid, out_dim, d["hidden_layers"])
     raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
 
@@ -93,12 +96,12 @@ def probe_field(config: Any, crop_shape: tuple[int, ...], full_shape: tuple[int,
         linear = max(crop_shape) / max(full_shape)
         log2_t = int(min(g["log2_hashmap_size"], max(6, round(g["log2_hashmap_size"] + math.log2(area)))))
         base = max(2, round(d["base_resolution"] * linear))
-        grid = _grid_config(in_dim, g["n_levels"], log2_t, base, (max(crop_shape),) * in_dim)
+        grid = _grid_config(in_dim, g["n_levels"], log2_t, base, (max(crop_shape),) * in_dim, g["n_features"])
         return field_cls.build((g["n_levels"],), (g["mlp_widths"][-1],), grid, out_dim, g["hidden_layers"])
     raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
 
 
-def _grid_config(in_dim: int, n_levels: int, log2_t: int, base: int, resolution: tuple[int, ...]) -> Any:
+def _grid_config(in_dim: int, n_levels: int, log2_t: int, base: int, resolution: tuple[int, ...], n_features: int) -> Any:
     """The default grid's levels: from `base` vertices per axis (at most the axis's resolution)
     to the axis's finest useful resolution times max_resolution_fraction, geometrically."""
     from .fields.grid_layout import GridConfig
@@ -107,7 +110,7 @@ def _grid_config(in_dim: int, n_levels: int, log2_t: int, base: int, resolution:
     finest = [max(2.0, r * d["max_resolution_fraction"]) for r in resolution]
     bases = [min(base, max(2, int(f))) for f in finest]
     scales = [GridConfig.scale_for(n_levels, b, max(f, b)) for b, f in zip(bases, finest)]
-    return GridConfig(in_dim, n_levels, d["n_features"], log2_t, tuple(bases), tuple(scales))
+    return GridConfig(in_dim, n_levels, n_features, log2_t, tuple(bases), tuple(scales))
 
 
 def quant_step(step_sigma: dict[str, float], name: str, values: np.ndarray, dtype: str) -> float | None:

@@ -72,6 +72,7 @@ FIELDS.register(Entry(2, "grid", "nfcodec.fields.grid:ProgressiveGrid", "progres
 MODALITIES: Registry[Any] = Registry("modality")
 MODALITIES.register(Entry(1, "image", "nfcodec.modalities.image:IMAGE", "2-D image, grey / RGB, with optional alpha"))
 MODALITIES.register(Entry(2, "video", "nfcodec.modalities.video:VIDEO", "8-bit RGB clip over (t, y, x)"))
+MODALITIES.register(Entry(3, "shape", "nfcodec.modalities.shape:SHAPE", "triangle mesh as a signed distance field over (x, y, z)"))
 
 TRANSFORMS: Registry[Any] = Registry("transform")
 TRANSFORMS.register(Entry(0, "identity", "nfcodec.transforms.values:Identity", "values unchanged"))

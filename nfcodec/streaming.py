@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -28,13 +28,13 @@ MAX_HEADER_PREFIX = 8 + 12 + (1 << 20)  # signature + framing + the largest head
 class StreamDecoder:
     """Accumulates a file's bytes and decodes each width once its stage is complete."""
 
-    def __init__(self, max_width: int | None = None, scale: float = 1.0):
+    def __init__(self, max_width: int | None = None, scale: float = 1.0, options: Mapping[str, Any] | None = None):
         if max_width is not None and max_width < 1:
             raise ValueError("max_width must be at least 1")
         self.buffer = bytearray()
         self.header: container.Header | None = None
         self.max_width = max_width
-        self.scale = scale
+        self.scale, self.options = scale, options
         self.decoder: Decoder | None = None
         self.width = 0  # widths 1..width are decodable
 
@@ -79,7 +79,7 @@ class StreamDecoder:
         if ready:
             nff = container.read(bytes(self.buffer[: self.header.prefix_bytes(self.width)]))
             if self.decoder is None:
-                self.decoder = Decoder(nff, self.scale)
+                self.decoder = Decoder(nff, self.scale, self.options)
             self.decoder.load(nff, self.width)
         return ready
 
@@ -156,13 +156,14 @@ def decode_growing_file(
     scale: float = 1.0,
     idle_timeout: float = 30.0,
     on_width: Callable[[DecodeResult], None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> DecodeResult:
     """Decode a local file that may still be growing (a download in progress): `on_width(result)`
     (`result.width`, `result.pixels`, `result.write(path)`) as each stage completes, until the
     file is complete, `width` is in, or the file has not grown for `idle_timeout` seconds.
     Returns the last width decoded."""
     input_file(path)
-    stream = StreamDecoder(width, scale)
+    stream = StreamDecoder(width, scale, options)
     last: DecodeResult | None = None
     seen = 0
     for piece in follow_file(path, idle_timeout=idle_timeout):
@@ -197,6 +198,7 @@ def decode_url(
     retries: int = 4,
     on_width: Callable[[DecodeResult], None] | None = None,
     strict: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[DecodeResult, FetchStats]:
     """Decode width `width` (default: all) of a remote `.nff`, fetching the header with one
     Range request and stages 1..width with a second (strict: the whole file). With `on_width`,
@@ -216,7 +218,7 @@ def decode_url(
         if on_width is None:
             fetcher.fetch_to(end)
         else:
-            stream = StreamDecoder(width, scale)
+            stream = StreamDecoder(width, scale, options)
 
             def feed(piece: bytes) -> None:
                 nonlocal last
@@ -232,7 +234,7 @@ def decode_url(
             result.complete = len(fetcher.data) >= header.file_size
             result.note = None if result.complete else f"truncated file: decoded width {width} of {total}"
         else:
-            result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict)
+            result = decode_bytes(bytes(fetcher.data[:end]), width=width, scale=scale, strict=strict, options=options)
         if not strict:
             # what was fetched is a prefix by design: describe the remote file, not the prefix
             held = len(fetcher.data)

@@ -33,12 +33,18 @@ def output_stem(source: str, is_url: bool) -> Path:
 @click.option("--frames-dir", type=click.Path(file_okay=False), help="Clips: write PNG frames (frame_000001.png, ...) into this new folder instead.")
 @click.option("--crf", type=click.IntRange(0, 51), help="Clips to .mp4: libx264 quality (0 best, 51 worst) [default: 17, yuv420p].")
 @click.option("--lossless", is_flag=True, help="Clips to .mp4: lossless libx264rgb (qp 0, RGB) instead of --crf.")
+@click.option("--resolution", type=click.IntRange(2, 2048), metavar="N",
+              help="Shapes: marching cubes on an N^3 lattice [default: 256; peak memory grows with N^2, not N^3].")
+@click.option("--sdf-grid", type=click.Path(dir_okay=False), metavar="FILE.npy",
+              help="Shapes: write the sampled signed distances (N^3 float32, x y z order) instead of a mesh.")
 @threads_option
 @json_option
-def decode_command(source, output, width, strict, scale, progressive, timeout, retries, frames_dir, crf, lossless, as_json):
+def decode_command(source, output, width, strict, scale, progressive, timeout, retries, frames_dir, crf, lossless,
+                   resolution, sdf_grid, as_json):
     """Decode FILE.nff (or an http(s) URL): an image to a PNG at its bit depth, a clip to
     MP4 / Y4M / raw YUV 4:2:0 or PNG frames, rendered frame by frame (quality is measured on
-    the decoded frames, before any lossy output codec; the output line says which codec).
+    the decoded frames, before any lossy output codec; the output line says which codec), a
+    shape to a mesh (.ply, .obj, .stl, .off) by marching cubes, slab by slab.
 
     A truncated file (a partial download) decodes at the largest complete width, with a
     note on stderr; --strict refuses it instead. --scale 2 renders the field on a grid twice
@@ -57,6 +63,8 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
         nfc decode https://example.org/parrots.nff --width 1 --json
 
         nfc decode https://example.org/parrots.nff --progressive -o live.png
+
+        nfc decode bunny.nff --width 2 --resolution 384 -o bunny_w2.ply
     """
     from ..decoding import check_write, default_output
     from ..fsutil import check_output_path
@@ -66,7 +74,14 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
         from ..errors import UsageError
 
         raise UsageError("--strict needs the whole file before decoding; it cannot be combined with --progressive")
-    options = {k: v for k, v in {"frames_dir": frames_dir, "crf": crf, "lossless": lossless}.items() if v not in (None, False)}
+    if sdf_grid:
+        if output:
+            from ..errors import UsageError
+
+            raise UsageError("--sdf-grid FILE is the output: give it or -o, not both")
+        output = sdf_grid
+    options = {k: v for k, v in {"frames_dir": frames_dir, "crf": crf, "lossless": lossless, "resolution": resolution,
+                                 "sdf_grid": bool(sdf_grid)}.items() if v not in (None, False)}
     remote = is_url(source)
     inputs = [] if remote else [source]
     if output:
@@ -93,14 +108,14 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
         from ..streaming import decode_url
 
         result, stats = decode_url(source, width=width, scale=scale, timeout=timeout, retries=retries,
-                                   on_width=write_width if progressive else None, strict=strict)
+                                   on_width=write_width if progressive else None, strict=strict, options=options)
         if not progressive:
             result.write(output_for(result), options)
         result.output = str(options.get("frames_dir") or output_for(result))
     elif progressive:
         from ..streaming import decode_growing_file
 
-        result = decode_growing_file(source, width=width, scale=scale, idle_timeout=timeout, on_width=write_width)
+        result = decode_growing_file(source, width=width, scale=scale, idle_timeout=timeout, on_width=write_width, options=options)
         result.output = str(options.get("frames_dir") or output_for(result))
     else:
         from ..codec import decode

@@ -116,6 +116,7 @@ class Modality(Protocol):
     growth: ClassVar[frozenset[str]]  # how its files grow: "spectral", "temporal", "spatial"
     read_options: ClassVar[frozenset[str]]  # options `read` takes (video: size, fps, frames, resize)
     write_options: ClassVar[frozenset[str]]  # options `write` takes (video: crf, lossless)
+    headline: ClassVar[str]  # the `quality` key reports lead with ("psnr"; a shape: "chamfer_l1")
 
     def accepts(self, path: Path) -> bool:
         """Whether `path` looks like this modality's input (a cheap look at name and bytes)."""
@@ -140,6 +141,13 @@ class Modality(Protocol):
         """[*shape, C] float32 values in [0, 1] that the transform search probes (an image: all
         of it; a clip: its middle frame)."""
 
+    def field_defaults(self, arch: str) -> dict[str, Any]:
+        """Overrides of the architecture's defaults for this modality's signals (e.g. a shape's
+        smaller grid); {} to keep them."""
+
+    def loss(self, arch: str) -> Any:
+        """The training loss (`train.Loss`) for a field of `arch` on this modality's batches."""
+
     def stage_extents(self, geometry: Geometry, stages: int, grow: str) -> list[Extent | None]:
         """The part of the domain each stage covers under growth mode `grow` (None: all);
         UsageError for a mode this modality does not have."""
@@ -156,6 +164,13 @@ class Modality(Protocol):
 
     def quality(self, signal: Signal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
         """Quality of decoded blocks against the source over `extent` (`psnr` is the headline)."""
+
+    def quality_geometry(self, geometry: Geometry) -> Geometry:
+        """The geometry an encode renders each stage at to measure it (the signal's own, or a
+        cheaper lattice where rendering is a choice, as for shapes)."""
+
+    def output_geometry(self, geometry: Geometry, options: Mapping[str, Any]) -> Geometry:
+        """The geometry a decode renders, given the write options (a shape's `resolution`)."""
 
     def raw_bytes(self, geometry: Geometry) -> int:
         """The uncompressed samples' size: what a file larger than it wastes."""

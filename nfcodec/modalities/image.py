@@ -270,6 +270,7 @@ class ImageModality:
     growth = frozenset({"spectral", "spatial"})
     read_options: frozenset[str] = frozenset()
     write_options: frozenset[str] = frozenset()
+    headline = "psnr"
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "other"
@@ -291,6 +292,20 @@ class ImageModality:
 
     def domain(self, geometry: ImageGeometry) -> Domain:
         return Domain(("y", "x"), (geometry.height, geometry.width))
+
+    def field_defaults(self, arch: str) -> dict[str, Any]:
+        return {}
+
+    def loss(self, arch: str) -> Any:
+        from ..train import mse_loss
+
+        return mse_loss
+
+    def quality_geometry(self, geometry: ImageGeometry) -> ImageGeometry:
+        return geometry
+
+    def output_geometry(self, geometry: ImageGeometry, options: Mapping[str, Any]) -> ImageGeometry:
+        return geometry
 
     def search_lattice(self, signal: ImageSignal) -> np.ndarray:
         return signal.values().reshape(signal.height, signal.width, signal.channels)

@@ -7,7 +7,8 @@ from pathlib import Path
 from ..container.chunks import SIGNATURE as NFF_SIGNATURE
 
 # What `nfc encode` reads today; every message about an unsupported input names it.
-ENCODABLE = "still images (PNG, JPEG, WebP, TIFF, BMP, GIF) and videos (MP4, MOV, MKV, WebM, AVI, Y4M, raw YUV 4:2:0)"
+ENCODABLE = ("still images (PNG, JPEG, WebP, TIFF, BMP, GIF), videos (MP4, MOV, MKV, WebM, AVI, Y4M, raw YUV 4:2:0) "
+             "and triangle meshes (OBJ, PLY, STL, OFF)")
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".y4m", ".yuv", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"})
 MESH_SUFFIXES = frozenset({".obj", ".ply", ".stl", ".off", ".glb", ".gltf", ".fbx", ".dae", ".3ds"})
@@ -40,6 +41,6 @@ def unsupported_message(path: Path, kind: str) -> str | None:
     """The one-line error for an input of a kind `nfc encode` does not encode, else None."""
     if kind == "nff":
         return f"{path} is already an .nff file: decode it with 'nfc decode'; nfc encode reads {ENCODABLE}"
-    if kind == "mesh":
-        return f"{path} is a 3D mesh: nfc encodes {ENCODABLE}, not meshes (yet)"
+    if kind == "mesh" and path.suffix.lower() not in (".obj", ".ply", ".stl", ".off"):
+        return f"{path} is a 3D scene or mesh format nfc does not read: convert it to OBJ, PLY, STL or OFF"
     return None

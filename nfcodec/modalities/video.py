@@ -134,6 +134,7 @@ class VideoModality:
     growth = frozenset({"spectral", "temporal", "spatial"})
     read_options = frozenset({"size", "fps", "frames", "resize"})
     write_options = frozenset({"crf", "lossless", "frames_dir"})
+    headline = "psnr"
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "video"
@@ -174,6 +175,20 @@ class VideoModality:
     def domain(self, geometry: VideoGeometry) -> Domain:
         # the finest level: one vertex per frame, per row and per column
         return Domain(("t", "y", "x"), geometry.shape, resolution=geometry.shape)
+
+    def field_defaults(self, arch: str) -> dict[str, Any]:
+        return {}
+
+    def loss(self, arch: str) -> Any:
+        from ..train import mse_loss
+
+        return mse_loss
+
+    def quality_geometry(self, geometry: VideoGeometry) -> VideoGeometry:
+        return geometry
+
+    def output_geometry(self, geometry: VideoGeometry, options: Mapping[str, Any]) -> VideoGeometry:
+        return geometry
 
     def search_lattice(self, signal: VideoSignal) -> np.ndarray:
         return signal.frames[len(signal.frames) // 2].astype(np.float32) / 255.0

@@ -115,13 +115,11 @@ def test_an_impossible_stage_split_fails_before_the_search(small_png: Path, tmp_
 def test_inputs_of_other_kinds_say_what_they_are_and_what_nfc_encodes(tmp_path: Path, small_png: Path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(200))
-    mesh = tmp_path / "bunny.obj"
-    mesh.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
     ply = tmp_path / "scan.dat"
     ply.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 0\nend_header\n")
     nff = tmp_path / "a.nff"
     assert run("encode", str(small_png), "-o", str(nff), "-q", *TINY).exit_code == 0
-    for path, fragment in ((mesh, "mesh"), (ply, "mesh"), (nff, "nfc decode")):
+    for path, fragment in ((ply, "mesh"), (nff, "nfc decode")):
         line = assert_one_line_error(run("encode", str(path), "-q"), ExitStatus.DATA_ERROR, fragment)
         assert "PNG" in line and "MP4" in line  # names what nfc does encode
     # a broken clip is read as what it is, a video, and said to be unreadable
