@@ -86,3 +86,17 @@ def time_interleaved(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[
             step()
             times[name].append(time.perf_counter() - start)
     return {name: (float(statistics.median(times[name])), warmups[name]) for name in steps}
+
+
+WRAPPER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); " \
+          "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+
+
+def peak(command: list[str]) -> tuple[float, float]:
+    """(peak resident MiB of `command`'s process, wall seconds)."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, check=True)
+    status, kib = out.stdout.split()[-2:]
+    if int(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {out.stderr.strip()}")
+    return int(kib) / 1024, time.perf_counter() - start

@@ -15,16 +15,14 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, markdown_table, run_metadata, write_json  # noqa: E402
+from _common import REPO, RESULTS, markdown_table, peak, run_metadata, write_json  # noqa: E402
 
 CLIP = REPO / "samples" / "carphone_24f.mp4"
-WRAPPER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); " \
-          "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+
 
 
 def make_raw(frames: int, size: tuple[int, int], folder: Path) -> Path:
@@ -36,16 +34,6 @@ def make_raw(frames: int, size: tuple[int, int], folder: Path) -> Path:
                     "-frames:v", str(frames), "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "yuv420p", str(out)],
                    check=True)
     return out
-
-
-def peak(command: list[str]) -> tuple[float, float]:
-    """(peak resident MiB of `command`'s process, wall seconds)."""
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, check=True)
-    status, kib = out.stdout.split()[-2:]
-    if int(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {out.stderr.strip()}")
-    return int(kib) / 1024, time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -210,7 +210,8 @@ class ShapeModality:
     def quality(self, signal: ShapeSignal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
         volume = np.concatenate(list(blocks))
         vertices, faces = marching_cubes([volume])
-        return mesh_metrics(signal.reference, lattice_to_shape(vertices, volume.shape[0]), faces, volume)
+        inside = field_inside(volume, signal.reference.uniform)
+        return mesh_metrics(signal.reference, lattice_to_shape(vertices, volume.shape[0]), faces, inside)
 
     def quality_geometry(self, geometry: ShapeGeometry) -> ShapeGeometry:
         """Stages are measured on a QUALITY_RESOLUTION lattice (an encode's report, fast)."""
@@ -254,6 +255,16 @@ class ShapeModality:
 
     def warnings(self, signal: ShapeSignal) -> list[str]:
         return []
+
+
+def field_inside(volume: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Whether the field sampled on `volume` (an N^3 lattice of sample centres over the box) is
+    negative at `points` (shape units), trilinearly interpolated."""
+    from scipy.ndimage import map_coordinates
+
+    n = volume.shape[0]
+    index = ((points / BOX + 0.5) * n - 0.5).T
+    return map_coordinates(volume, index, order=1, mode="nearest") < 0
 
 
 def lattice_to_shape(vertices: np.ndarray, n: int) -> np.ndarray:

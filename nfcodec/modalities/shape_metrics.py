@@ -51,10 +51,11 @@ def _nearest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distance, index
 
 
-def mesh_metrics(ref: ReferenceSamples, vertices: np.ndarray, faces: np.ndarray, volume: np.ndarray) -> dict[str, float]:
-    """Every metric of the decoded mesh (shape units) and the decoded field sampled on `volume`
-    (an N^3 lattice of sample centres over the field's box) against the reference."""
-    iou = _iou(ref, volume)
+def mesh_metrics(ref: ReferenceSamples, vertices: np.ndarray, faces: np.ndarray, decoded_inside: np.ndarray) -> dict[str, float]:
+    """Every metric of a decoded mesh (shape units) against the reference; `decoded_inside`:
+    whether each of the reference's uniform points is inside the decoded shape."""
+    union = np.sum(decoded_inside | ref.inside)
+    iou = float(np.sum(decoded_inside & ref.inside) / union) if union else 1.0
     if len(faces) == 0:
         return {"chamfer_l1": float("inf"), "chamfer_l2": float("inf"), "chamfer_deepsdf": float("inf"),
                 "normal_consistency": 0.0, "fscore_1pct": 0.0, "iou": iou}
@@ -75,15 +76,3 @@ def mesh_metrics(ref: ReferenceSamples, vertices: np.ndarray, faces: np.ndarray,
         "fscore_1pct": 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall),
         "iou": iou,
     }
-
-
-def _iou(ref: ReferenceSamples, volume: np.ndarray) -> float:
-    from scipy.ndimage import map_coordinates
-
-    from .shape import BOX
-
-    n = volume.shape[0]
-    index = ((ref.uniform / BOX + 0.5) * n - 0.5).T  # shape units -> lattice index units
-    decoded = map_coordinates(volume, index, order=1, mode="nearest") < 0
-    union = np.sum(decoded | ref.inside)
-    return float(np.sum(decoded & ref.inside) / union) if union else 1.0
