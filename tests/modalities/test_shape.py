@@ -132,3 +132,12 @@ def test_remote_width_1_fetches_the_header_and_stage_1_only(tmp_path: Path, bunn
 
 def test_transforms_for_pixels_are_refused_for_shapes():
     assert_one_line_error(run("encode", str(BUNNY), "--transform", "invert", "-q"), ExitStatus.USAGE_ERROR, "does not apply to shape")
+
+
+def test_a_file_cut_after_stage_1_decodes_width_1(tmp_path: Path, bunny_nff):
+    data = bunny_nff[0].read_bytes()
+    cut = tmp_path / "cut.nff"
+    cut.write_bytes(data[: container.read_header(data).prefix_bytes(1)])
+    result = run("decode", str(cut), "--resolution", "16", "-o", str(tmp_path / "cut.stl"), "--json")
+    assert result.exit_code == 0 and "truncated" in result.stderr
+    assert json.loads(result.stdout)["width"] == 1 and (tmp_path / "cut.stl").stat().st_size > 84
