@@ -97,6 +97,42 @@ def _level_of(row_base, row):  # pragma: no cover - jitted
     return lv
 
 
+def _row_to_points(block, out_words, base, w, n_levels, n_feat, wpg, to_bf16):  # pragma: no cover - jitted
+    """Transpose one output row's level-major features block [L, W*F] into the point-major rows
+    base..base+W-1 of out_words (bf16 bits, rounded to nearest even, when to_bf16)."""
+    if to_bf16:
+        bits = block.view(np.uint32)
+        for c in range(w):
+            for level in range(n_levels):
+                for f in range(n_feat):
+                    out_words[base + c, level * n_feat + f] = _bf16_bits(bits[level, c * n_feat + f])
+    else:
+        words = block.view(out_words.dtype)
+        for c in range(w):
+            for level in range(n_levels):
+                for q in range(wpg):
+                    out_words[base + c, level * wpg + q] = words[level, c * wpg + q]
+
+
+def _points_to_row(grad_words, block, base, w, lv_a, lv_b, level_lo, n_feat, wpg, from_bf16):  # pragma: no cover - jitted
+    """The transpose back: levels [lv_a, lv_b) (relative to level_lo) of the point-major rows
+    base..base+W-1 of grad_words into the level-major block [lv_b - lv_a, W*F] (float32)."""
+    if from_bf16:  # grad_words holds bf16 bits, one feature each
+        bits = block.view(np.uint32)
+        for c in range(w):
+            for lv in range(lv_a, lv_b):
+                col = (level_lo + lv) * n_feat
+                for f in range(n_feat):
+                    bits[lv - lv_a, c * n_feat + f] = np.uint32(np.uint16(grad_words[base + c, col + f])) << np.uint32(16)
+    else:
+        words = block.view(grad_words.dtype)
+        for c in range(w):
+            for lv in range(lv_a, lv_b):
+                col = (level_lo + lv) * wpg
+                for q in range(wpg):
+                    words[lv - lv_a, c * wpg + q] = grad_words[base + c, col + q]
+
+
 def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out_words, wpg, to_bf16):  # pragma: no cover
     h, w = u.shape[0], v.shape[0]
     n_feat = table.shape[1]
@@ -127,7 +163,6 @@ def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n
     n_tasks = (h + ROWS_PER_TASK - 1) // ROWS_PER_TASK
     for task in prange(n_tasks):
         block = np.empty((n_levels, wf), dtype=np.float32)
-        words = block.view(out_words.dtype)
         for r in range(task * ROWS_PER_TASK, min(h, (task + 1) * ROWS_PER_TASK)):
             for level in range(n_levels):
                 j = row_base[level] + g0s[level, r]
@@ -135,18 +170,7 @@ def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n
                 lo_row, hi_row, dst = along[j], along[j + 1], block[level]
                 for q in range(wf):
                     dst[q] = (one - a) * lo_row[q] + a * hi_row[q]
-            base = r * w
-            if to_bf16:  # out_words holds bf16 bits, one feature each
-                bits = block.view(np.uint32)
-                for c in range(w):
-                    for level in range(n_levels):
-                        for f in range(n_feat):
-                            out_words[base + c, level * n_feat + f] = _bf16_bits(bits[level, c * n_feat + f])
-            else:
-                for c in range(w):
-                    for level in range(n_levels):
-                        for q in range(wpg):
-                            out_words[base + c, level * wpg + q] = words[level, c * wpg + q]
+            _row_to_points(block, out_words, r * w, w, n_levels, n_feat, wpg, to_bf16)
 
 
 def _backward_lattice(u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, n_parts, wpg, from_bf16):  # pragma: no cover
@@ -167,22 +191,8 @@ def _backward_lattice(u, v, grad_words, scales, resolutions, sizes, offsets, has
         lv_b = (group + 1) * n_lv // n_groups
         along[row_base[lv_a]:row_base[lv_b]] = 0.0
         block = np.empty((lv_b - lv_a, wf), dtype=np.float32)
-        words = block.view(grad_words.dtype)
-        bits = block.view(np.uint32)
         for r in range(h):
-            base = r * w
-            if from_bf16:  # grad_words holds bf16 bits, one feature each
-                for c in range(w):
-                    for lv in range(lv_a, lv_b):
-                        col = (level_lo + lv) * n_feat
-                        for f in range(n_feat):
-                            bits[lv - lv_a, c * n_feat + f] = np.uint32(np.uint16(grad_words[base + c, col + f])) << np.uint32(16)
-            else:
-                for c in range(w):
-                    for lv in range(lv_a, lv_b):
-                        col = (level_lo + lv) * wpg
-                        for q in range(wpg):
-                            words[lv - lv_a, c * wpg + q] = grad_words[base + c, col + q]
+            _points_to_row(grad_words, block, r * w, w, lv_a, lv_b, level_lo, n_feat, wpg, from_bf16)
             for lv in range(lv_a, lv_b):
                 j = row_base[lv] + g0s[lv, r]
                 a = t0s[lv, r]
@@ -242,6 +252,8 @@ if AVAILABLE:
     _plan = numba.njit(cache=True)(_plan)
     _level_of = numba.njit(inline="always", cache=True)(_level_of)
     _bf16_bits = numba.njit(inline="always", cache=True)(_bf16_bits)
+    _row_to_points = numba.njit(inline="always", cache=True)(_row_to_points)
+    _points_to_row = numba.njit(inline="always", cache=True)(_points_to_row)
     _forward_lattice = numba.njit(parallel=True, cache=True)(_forward_lattice)
     _backward_lattice = numba.njit(parallel=True, cache=True)(_backward_lattice)
 

@@ -121,7 +121,6 @@ def _forward3(t, u, v, table, scales, resolutions, sizes, offsets, hashed, n_lev
     for task in prange(n_t * h):
         a, r = task // h, task % h
         block = np.empty((n_levels, wf), dtype=np.float32)
-        words = block.view(out_words.dtype)
         for level in range(n_levels):
             nj = njs[level]
             lo = row_base[level] + slot0[level, a] * nj + g0s[level, r]
@@ -131,18 +130,7 @@ def _forward3(t, u, v, table, scales, resolutions, sizes, offsets, hashed, n_lev
             r00, r01, r10, r11, dst = along[lo], along[lo + 1], along[hi], along[hi + 1], block[level]
             for q in range(wf):
                 dst[q] = w00 * r00[q] + w01 * r01[q] + w10 * r10[q] + w11 * r11[q]
-        base = task * w
-        if to_bf16:
-            bits = block.view(np.uint32)
-            for c in range(w):
-                for level in range(n_levels):
-                    for f in range(n_feat):
-                        out_words[base + c, level * n_feat + f] = grid_lattice._bf16_bits(bits[level, c * n_feat + f])
-        else:
-            for c in range(w):
-                for level in range(n_levels):
-                    for q in range(wpg):
-                        out_words[base + c, level * wpg + q] = words[level, c * wpg + q]
+        grid_lattice._row_to_points(block, out_words, task * w, w, n_levels, n_feat, wpg, to_bf16)
 
 
 def _backward3(t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed, level_lo, level_hi, grad_table, n_groups, wpg, from_bf16):  # pragma: no cover
@@ -161,23 +149,9 @@ def _backward3(t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed,
         lv_b = (group + 1) * n_lv // n_groups
         along[row_base[lv_a]:row_base[lv_b]] = 0.0
         block = np.empty((lv_b - lv_a, wf), dtype=np.float32)
-        words = block.view(grad_words.dtype)
-        bits = block.view(np.uint32)
         for task in range(n_t * h):
             a, r = task // h, task % h
-            base = task * w
-            if from_bf16:
-                for c in range(w):
-                    for lv in range(lv_a, lv_b):
-                        col = (level_lo + lv) * n_feat
-                        for f in range(n_feat):
-                            bits[lv - lv_a, c * n_feat + f] = np.uint32(np.uint16(grad_words[base + c, col + f])) << np.uint32(16)
-            else:
-                for c in range(w):
-                    for lv in range(lv_a, lv_b):
-                        col = (level_lo + lv) * wpg
-                        for q in range(wpg):
-                            words[lv - lv_a, c * wpg + q] = grad_words[base + c, col + q]
+            grid_lattice._points_to_row(grad_words, block, task * w, w, lv_a, lv_b, level_lo, n_feat, wpg, from_bf16)
             for lv in range(lv_a, lv_b):
                 nj = njs[lv]
                 lo = row_base[lv] + slot0[lv, a] * nj + g0s[lv, r]

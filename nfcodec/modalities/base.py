@@ -86,6 +86,25 @@ def check_extents(extents: list[tuple[tuple[int, int], ...] | None], domain: Dom
         previous = extent
 
 
+class SampledSignalDefaults:
+    """The contract's defaults for signals of samples on a lattice (images, clips): the
+    architecture's own defaults, the MSE loss, measured and decoded at their own size."""
+
+    def field_defaults(self, arch: str) -> dict[str, Any]:
+        return {}
+
+    def loss(self, arch: str) -> Any:
+        from ..train import mse_loss
+
+        return mse_loss
+
+    def quality_geometry(self, geometry: Any) -> Any:
+        return geometry
+
+    def output_geometry(self, geometry: Any, options: Mapping[str, Any]) -> Any:
+        return geometry
+
+
 @runtime_checkable
 class Signal(Protocol):
     """A signal read from a source, ready to train on."""

@@ -20,7 +20,7 @@ from ..errors import InputError, InvalidHeader, UsageError
 from ..fsutil import atomic_write, input_file
 from ..metrics import psnr
 from ..schema import require_int, require_int_list
-from .base import Domain, Extent, extent_lattice, lattice_coords, prefix_extents
+from .base import Domain, Extent, SampledSignalDefaults, extent_lattice, lattice_coords, prefix_extents
 from .kinds import ENCODABLE, sniff_kind, unsupported_message
 
 MAX_SIDE = 1 << 15
@@ -255,7 +255,7 @@ def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stag
     return transform.inverse(out.reshape(-1, geometry.channels)).reshape(out.shape)
 
 
-class ImageModality:
+class ImageModality(SampledSignalDefaults):
     """2-D images, grey / RGB with optional alpha, 8 or 16 bits per sample."""
 
     name = "image"
@@ -292,20 +292,6 @@ class ImageModality:
 
     def domain(self, geometry: ImageGeometry) -> Domain:
         return Domain(("y", "x"), (geometry.height, geometry.width))
-
-    def field_defaults(self, arch: str) -> dict[str, Any]:
-        return {}
-
-    def loss(self, arch: str) -> Any:
-        from ..train import mse_loss
-
-        return mse_loss
-
-    def quality_geometry(self, geometry: ImageGeometry) -> ImageGeometry:
-        return geometry
-
-    def output_geometry(self, geometry: ImageGeometry, options: Mapping[str, Any]) -> ImageGeometry:
-        return geometry
 
     def search_lattice(self, signal: ImageSignal) -> np.ndarray:
         return signal.values().reshape(signal.height, signal.width, signal.channels)

@@ -21,7 +21,7 @@ from ..metrics import mse, psnr_from_mse
 from ..schema import require_int, require_int_list
 from ..fields.base import Lattice
 from ..train.samplers import Batch
-from .base import Domain, Extent, extent_lattice, prefix_extents
+from .base import Domain, Extent, SampledSignalDefaults, extent_lattice, prefix_extents
 from .kinds import sniff_kind
 from .video_io import MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
 
@@ -121,7 +121,7 @@ def render_frames(field: Any, transform: Any, geometry: VideoGeometry, stage: in
         yield np.rint(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(height, width, 3)
 
 
-class VideoModality:
+class VideoModality(SampledSignalDefaults):
     """8-bit RGB clips (decoded from any ffmpeg input or raw YUV 4:2:0)."""
 
     name = "video"
@@ -175,20 +175,6 @@ class VideoModality:
     def domain(self, geometry: VideoGeometry) -> Domain:
         # the finest level: one vertex per frame, per row and per column
         return Domain(("t", "y", "x"), geometry.shape, resolution=geometry.shape)
-
-    def field_defaults(self, arch: str) -> dict[str, Any]:
-        return {}
-
-    def loss(self, arch: str) -> Any:
-        from ..train import mse_loss
-
-        return mse_loss
-
-    def quality_geometry(self, geometry: VideoGeometry) -> VideoGeometry:
-        return geometry
-
-    def output_geometry(self, geometry: VideoGeometry, options: Mapping[str, Any]) -> VideoGeometry:
-        return geometry
 
     def search_lattice(self, signal: VideoSignal) -> np.ndarray:
         return signal.frames[len(signal.frames) // 2].astype(np.float32) / 255.0
