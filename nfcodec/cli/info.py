@@ -37,7 +37,8 @@ def info_command(nff_path, timeout, retries, as_json):
         print_json(summary)
         return
     sig = summary["signal"]
-    click.echo(f"NFF {summary['version']}  {summary['modality']}  {sig.get('shape')} x {sig.get('channels')} ch, {sig.get('bit_depth')}-bit")
+    described = ", ".join(f"{key} {value}" for key, value in sig.items() if key not in ("schema", "schema_version"))
+    click.echo(f"NFF {summary['version']}  {summary['modality']}  {described}")
     click.echo(f"field: {summary['field']['arch']} {summary['field']['config']}  transform: {summary['transform']['name']}")
     if "requests" in summary:  # a URL: only the header was fetched, by design
         state = f"header fetched: {summary['bytes_fetched']} bytes in {summary['requests']} request(s)"
