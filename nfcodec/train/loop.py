@@ -154,7 +154,7 @@ def fit_stage(
     progress.start(f"stage {stage}/{len(field.widths)} (width {field.widths[stage - 1]})", config.steps)
 
     def on_step(step: int, batch_psnr: float) -> bool:
-        progress.update(step, f"psnr {batch_psnr:6.2f} dB")
+        progress.update(step, _batch_label(batch_psnr, loss))
         return config.target_psnr is not None and batch_psnr >= config.target_psnr
 
     steps, batch_psnr = optimise(
@@ -162,8 +162,15 @@ def fit_stage(
         lr_factor=lambda step: cosine_factor(step, config.steps, config.final_lr_fraction),
         loss=loss, precision=config.precision, on_step=on_step,
     )
-    progress.finish(f"psnr {batch_psnr:6.2f} dB")
+    progress.finish(_batch_label(batch_psnr, loss))
     return StageFit(stage, steps, time.perf_counter() - start, batch_psnr)
+
+
+def _batch_label(batch_psnr: float, loss: Loss) -> str:
+    """The progress line's batch figure: PSNR for the MSE loss, else the loss value itself."""
+    if loss is mse_loss:
+        return f"psnr {batch_psnr:6.2f} dB"
+    return f"loss {10 ** (-batch_psnr / 10):.4g}"  # psnr_from_mse inverted
 
 
 def fit_progressive(
