@@ -163,6 +163,7 @@ class EncodeResult:
     warnings: list[str] = field(default_factory=list)  # diagnostics.py: one line each
     rate: float = float("nan")  # the file in the modality's rate unit
     rate_unit: str = "bpp"
+    conventions: dict[str, str] = field(default_factory=dict)  # how each quality number is measured
 
     @property
     def bpp(self) -> float:
@@ -188,6 +189,7 @@ class EncodeResult:
             "seconds": round(self.seconds, 3),
             **({"search": self.search.to_json()["rows"], "search_summary": _summary(self.search)} if self.search else {}),
             "stages": [_stage_json(s) for s in self.stages],
+            "conventions": dict(self.conventions),
             "warnings": list(self.warnings),
         }
 
@@ -276,7 +278,7 @@ def encode_signal(
         data, modality.name, config.arch, transform.describe(), writer.reports(data), time.perf_counter() - start,
         geometry.num_points, transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
         warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1].get("psnr", math.nan)),
-        rate=modality.rate(len(data), geometry), rate_unit=modality.rate_unit,
+        rate=modality.rate(len(data), geometry), rate_unit=modality.rate_unit, conventions=dict(modality.conventions),
     )
 
 

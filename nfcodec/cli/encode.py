@@ -145,6 +145,7 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         from ..modalities import modality
 
         headline = modality(result.modality).headline
+        click.echo(f"  {headline}: {result.conventions.get(headline, '')}")
         for s in result.stages:
             click.echo(f"  width {s.index} (stage width {s.width}): {s.params} params, {s.prefix_bytes} bytes, "
                        f"{format_quality(s.metrics, headline)}")

@@ -136,6 +136,7 @@ class Modality(Protocol):
     read_options: ClassVar[frozenset[str]]  # options `read` takes (video: size, fps, frames, resize)
     write_options: ClassVar[frozenset[str]]  # options `write` takes (video: crf, lossless)
     headline: ClassVar[str]  # the `quality` key reports lead with ("psnr"; a shape: "chamfer_l1")
+    conventions: ClassVar[dict[str, str]]  # how each `quality` number is measured, printed beside it
 
     def accepts(self, path: Path) -> bool:
         """Whether `path` looks like this modality's input (a cheap look at name and bytes)."""

@@ -271,6 +271,7 @@ class ImageModality(SampledSignalDefaults):
     read_options: frozenset[str] = frozenset()
     write_options: frozenset[str] = frozenset()
     headline = "psnr"
+    conventions = {"psnr": "dB over every sample and channel, peak 2^bits - 1, of the decoded integers"}
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "other"

@@ -26,7 +26,7 @@ from ..train.samplers import Batch
 from .base import Domain, Extent, extent_lattice
 from .kinds import sniff_kind
 from .shape_io import MESH_SUFFIXES, Mesh, Normalisation, load_mesh, marching_cubes, sample_surface, signed_distance, write_mesh
-from .shape_metrics import ReferenceSamples, mesh_metrics
+from .shape_metrics import CONVENTIONS, ReferenceSamples, mesh_metrics
 
 SCHEMA, SCHEMA_VERSION = "shape", 1
 BOX = 1.1  # shape units the field's unit cube spans (a 5% margin on each side of the longest)
@@ -135,6 +135,7 @@ class ShapeModality:
     read_options: ClassVar[frozenset[str]] = frozenset()
     write_options: ClassVar[frozenset[str]] = frozenset({"sdf_grid", "resolution"})
     headline = "chamfer_l1"
+    conventions = {**CONVENTIONS, "lattice": f"marching cubes of the decoded field at {QUALITY_RESOLUTION}^3"}
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "mesh"

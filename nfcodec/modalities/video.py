@@ -135,6 +135,7 @@ class VideoModality(SampledSignalDefaults):
     read_options = frozenset({"size", "fps", "frames", "resize"})
     write_options = frozenset({"crf", "lossless", "frames_dir"})
     headline = "psnr"
+    conventions = {"psnr": "dB, RGB, per frame, the mean over the frames the width covers", "frames": "frames measured"}
 
     def accepts(self, path: Path) -> bool:
         return sniff_kind(path) == "video"

@@ -141,3 +141,10 @@ def test_a_file_cut_after_stage_1_decodes_width_1(tmp_path: Path, bunny_nff):
     result = run("decode", str(cut), "--resolution", "16", "-o", str(tmp_path / "cut.stl"), "--json")
     assert result.exit_code == 0 and "truncated" in result.stderr
     assert json.loads(result.stdout)["width"] == 1 and (tmp_path / "cut.stl").stat().st_size > 84
+
+
+def test_the_same_mesh_and_options_give_the_same_bytes(tmp_path: Path, bunny_nff):
+    again = tmp_path / "again.nff"
+    assert run("encode", str(BUNNY), "-o", str(again), *FAST).exit_code == 0
+    assert again.read_bytes() == bunny_nff[0].read_bytes()
+    assert "OccNet" in bunny_nff[1]["conventions"]["chamfer_l1"]
