@@ -133,6 +133,32 @@ def _points_to_row(grad_words, block, base, w, lv_a, lv_b, level_lo, n_feat, wpg
                     words[lv - lv_a, c * wpg + q] = grad_words[base + c, col + q]
 
 
+def _vertex_gradients(along, row_base, nks, g1s, t1s, w, n_feat):  # pragma: no cover - jitted
+    """Backward pass 2 of the lattice kernels: spread every row of `along` (level lv's rows from
+    row_base[lv]) over the two vertex columns of each output column, into per-row vertex
+    gradients [sum of rows x nk, F]; returns them and each level's first vertex."""
+    n_lv, n_rows = nks.shape[0], along.shape[0]
+    one = np.float32(1.0)
+    vertex_base = np.zeros(n_lv + 1, dtype=np.int64)
+    for lv in range(n_lv):
+        vertex_base[lv + 1] = vertex_base[lv] + (row_base[lv + 1] - row_base[lv]) * nks[lv]
+    grad_vertices = np.empty((vertex_base[n_lv], n_feat), dtype=np.float32)
+    for row in prange(n_rows):
+        lv = _level_of(row_base, row)
+        nk = nks[lv]
+        start = vertex_base[lv] + (row - row_base[lv]) * nk
+        dst = grad_vertices[start:start + nk]
+        dst[:] = 0.0
+        src = along[row]
+        for c in range(w):
+            k = g1s[lv, c]
+            b = t1s[lv, c]
+            for f in range(n_feat):
+                dst[k, f] += (one - b) * src[c * n_feat + f]
+                dst[k + 1, f] += b * src[c * n_feat + f]
+    return grad_vertices, vertex_base
+
+
 def _forward_lattice(u, v, table, scales, resolutions, sizes, offsets, hashed, n_levels, out_words, wpg, to_bf16):  # pragma: no cover
     h, w = u.shape[0], v.shape[0]
     n_feat = table.shape[1]
@@ -203,23 +229,7 @@ def _backward_lattice(u, v, grad_words, scales, resolutions, sizes, offsets, has
                     hi_row[q] += a * g
     # Pass 2, every vertex row of every level (one parallel loop): spread the row of `along`
     # over the two vertex columns of each pixel column, into the row's vertex gradients
-    vertex_base = np.zeros(n_lv + 1, dtype=np.int64)
-    for lv in range(n_lv):
-        vertex_base[lv + 1] = vertex_base[lv] + (row_base[lv + 1] - row_base[lv]) * nks[lv]
-    grad_vertices = np.empty((vertex_base[n_lv], n_feat), dtype=np.float32)
-    for row in prange(n_rows):
-        lv = _level_of(row_base, row)
-        nk = nks[lv]
-        start = vertex_base[lv] + (row - row_base[lv]) * nk
-        dst = grad_vertices[start:start + nk]
-        dst[:] = 0.0
-        src = along[row]
-        for c in range(w):
-            k = g1s[lv, c]
-            b = t1s[lv, c]
-            for f in range(n_feat):
-                dst[k, f] += (one - b) * src[c * n_feat + f]
-                dst[k + 1, f] += b * src[c * n_feat + f]
+    grad_vertices, vertex_base = _vertex_gradients(along, row_base, nks, g1s, t1s, w, n_feat)
     # Pass 3, one scatter per vertex into the table, per level. A dense level whose vertex box
     # lies inside the grid maps vertices to distinct entries: parallel over vertex rows. Hashed
     # (or beyond-edge) vertices may share entries: the level's entries are split into n_parts
@@ -253,6 +263,7 @@ if AVAILABLE:
     _level_of = numba.njit(inline="always", cache=True)(_level_of)
     _bf16_bits = numba.njit(inline="always", cache=True)(_bf16_bits)
     _row_to_points = numba.njit(inline="always", cache=True)(_row_to_points)
+    _vertex_gradients = numba.njit(parallel=True, cache=True)(_vertex_gradients)
     _points_to_row = numba.njit(inline="always", cache=True)(_points_to_row)
     _forward_lattice = numba.njit(parallel=True, cache=True)(_forward_lattice)
     _backward_lattice = numba.njit(parallel=True, cache=True)(_backward_lattice)

@@ -166,23 +166,7 @@ def _backward3(t, u, v, grad_words, scales, resolutions, sizes, offsets, hashed,
                     r10[q] += w10 * g
                     r11[q] += w11 * g
     # pass 2: spread every row of `along` over the two vertex columns of each pixel column
-    vertex_base = np.zeros(n_lv + 1, dtype=np.int64)
-    for lv in range(n_lv):
-        vertex_base[lv + 1] = vertex_base[lv] + (row_base[lv + 1] - row_base[lv]) * nks[lv]
-    grad_vertices = np.empty((vertex_base[n_lv], n_feat), dtype=np.float32)
-    for row in prange(n_rows):
-        lv = grid_lattice._level_of(row_base, row)
-        nk = nks[lv]
-        start = vertex_base[lv] + (row - row_base[lv]) * nk
-        dst = grad_vertices[start:start + nk]
-        dst[:] = 0.0
-        src = along[row]
-        for c in range(w):
-            k = g1s[lv, c]
-            b = t1s[lv, c]
-            for f in range(n_feat):
-                dst[k, f] += (one - b) * src[c * n_feat + f]
-                dst[k + 1, f] += b * src[c * n_feat + f]
+    grad_vertices, vertex_base = grid_lattice._vertex_gradients(along, row_base, nks, g1s, t1s, w, n_feat)
     # pass 3: one scatter per vertex into the table; levels own disjoint entries, so each level
     # is one thread's, its vertices added in order (the same order whatever the thread count).
     # Levels go to threads balanced by their vertex counts (the finest hold most).
