@@ -187,8 +187,7 @@ class Decoder:
 
     def render(self, width: int) -> np.ndarray:
         """The whole decoded signal at `width` in memory (an image [H, W, C]; a clip [T, H, W, 3])."""
-        blocks = list(self.blocks(width))
-        return blocks[0] if len(blocks) == 1 else np.stack(blocks)
+        return self.modality.assemble(self.blocks(width))
 
 
 def decode_bytes(

@@ -24,10 +24,10 @@ MASK32 = np.uint64(0xFFFFFFFF)
 
 def worthwhile(t: np.ndarray, u: np.ndarray, v: np.ndarray, scales: np.ndarray, n_levels: int) -> bool:
     """Whether every level's vertex box over the lattice stays within a few times the points
-    (grid_lattice.lattice_worthwhile, with at most two planes per frame)."""
+    (grid_lattice.lattice_worthwhile, with at most two time planes per frame)."""
     budget = grid_lattice.MAX_VERTEX_WORK * t.shape[0] * u.shape[0] * v.shape[0]
     u_span, v_span = float(u.max() - u.min()), float(v.max() - v.min())
-    planes = min(2 * t.shape[0], t.shape[0] + 1)
+    planes = 2 * t.shape[0]  # at most two per frame
     for level in range(n_levels):
         rows, cols = float(scales[level, 1]) * u_span + 3, float(scales[level, 2]) * v_span + 3
         if planes * rows * cols > budget or planes * rows * v.shape[0] > budget:

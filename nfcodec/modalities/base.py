@@ -45,6 +45,15 @@ def lattice_coords(shape: tuple[int, ...], first_axis: slice | None = None) -> n
     return Lattice.sample_centres(shape, first_axis).coords()
 
 
+def check_schema(desc: Mapping[str, Any], schema: str, version: int, where: str) -> None:
+    """A description's `schema` and `schema_version`, exactly (a bool or a float is no version)."""
+    from ..errors import InvalidHeader
+
+    found = desc.get("schema_version")
+    if desc.get("schema") != schema or not isinstance(found, int) or isinstance(found, bool) or found != version:
+        raise InvalidHeader(f"{where}: schema {desc.get('schema')!r} version {found!r} is not a {schema} description this reader knows")
+
+
 def extent_lattice(shape: tuple[int, ...], extent: Extent | None) -> Lattice:
     """The sample centres of a domain of `shape` inside `extent` (None: all of it), each still
     normalised by the whole domain (a stage covering part of a signal sees its true positions)."""
@@ -100,6 +109,10 @@ class SampledSignalDefaults:
 
     def quality_geometry(self, geometry: Any) -> Any:
         return geometry
+
+    def assemble(self, blocks: Iterable[np.ndarray]) -> np.ndarray:
+        blocks = list(blocks)  # an image: one block; a clip: its frames, stacked
+        return blocks[0] if len(blocks) == 1 else np.stack(blocks)
 
     def output_geometry(self, geometry: Any, options: Mapping[str, Any]) -> Any:
         return geometry
@@ -181,6 +194,10 @@ class Modality(Protocol):
                extent: Extent | None = None) -> Iterator[np.ndarray]:
         """The decoded signal at `stage` stages over `extent`, as blocks in order (an image:
         one; a clip: its frames), each evaluated in bounded pieces."""
+
+    def assemble(self, blocks: Iterable[np.ndarray]) -> np.ndarray:
+        """The whole decoded signal in memory from its rendered blocks (an image; a clip's frames
+        stacked [T, H, W, 3]; a shape's slabs joined [N, N, N])."""
 
     def quality(self, signal: Signal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
         """Quality of decoded blocks against the source over `extent` (`psnr` is the headline)."""

@@ -23,7 +23,7 @@ import torch
 from ..errors import InvalidHeader, UsageError
 from ..schema import require_float, require_int
 from ..train.samplers import Batch
-from .base import Domain, Extent, extent_lattice
+from .base import Domain, Extent, check_schema, extent_lattice
 from .kinds import sniff_kind
 from .shape_io import MESH_SUFFIXES, Mesh, Normalisation, load_mesh, marching_cubes, sample_surface, signed_distance, write_mesh
 from .shape_metrics import CONVENTIONS, ReferenceSamples, mesh_metrics
@@ -31,6 +31,7 @@ from .shape_metrics import CONVENTIONS, ReferenceSamples, mesh_metrics
 SCHEMA, SCHEMA_VERSION = "shape", 1
 BOX = 1.1  # shape units the field's unit cube spans (a 5% margin on each side of the longest)
 DEFAULT_RESOLUTION = 256  # the decoded lattice's side: a laptop-sized marching cubes
+HEADER_RESOLUTION_CAP = 512  # a file's own resolution is used up to this; more only when asked
 QUALITY_RESOLUTION = 128  # the lattice an encode measures its stages on (stated in reports)
 MAX_RESOLUTION = 2048
 SURFACE, NEAR, UNIFORM = 0, 1, 2  # kinds of training points (column 4 of the values)
@@ -111,12 +112,17 @@ class SDFSampler:
 
 def render_sdf(field: Any, transform: Any, geometry: ShapeGeometry, stage: int, device: torch.device) -> Iterator[np.ndarray]:
     """The field's signed distance (shape units) on the N^3 lattice of sample centres, as slabs
-    of whole planes along x, each evaluated as a declared lattice in bounded pieces."""
+    of whole x-planes [n_i, N, N] (however large N: a plane past SLAB_POINTS is evaluated in
+    pieces and joined), each evaluated as a declared lattice in bounded pieces."""
+    from ..fields.base import Lattice
     from ..train import predict_lattice
 
     n = geometry.resolution
-    for slab in extent_lattice((n, n, n), None).split(SLAB_POINTS):
-        values = predict_lattice(field, slab, stage, device).cpu().numpy()
+    x, y, z = extent_lattice((n, n, n), None).axes
+    planes = max(1, SLAB_POINTS // (n * n))
+    for start in range(0, n, planes):
+        slab = Lattice((x[start : start + planes], y, z))
+        values = predict_lattice(field, slab, stage, device, chunk=SLAB_POINTS).cpu().numpy()
         yield transform.inverse(values).reshape(slab.shape).astype(np.float32)
 
 
@@ -151,7 +157,14 @@ class ShapeModality:
         return path
 
     def read(self, path: str | os.PathLike, options: Mapping[str, Any]) -> ShapeSignal:
-        return read_shape(path)
+        signal = read_shape(path)
+        try:  # what the header will say must read back: refuse a mesh outside its bounds now
+            self.from_description(self.describe(self.geometry(signal)))
+        except InvalidHeader as exc:
+            from ..errors import InputError
+
+            raise InputError(f"{path}: its placement cannot be stored ({str(exc).split(': ', 1)[-1]})") from None
+        return signal
 
     def geometry(self, signal: ShapeSignal) -> ShapeGeometry:
         c = signal.normalisation.centre
@@ -164,8 +177,9 @@ class ShapeModality:
 
     def from_description(self, desc: Mapping[str, Any]) -> ShapeGeometry:
         where = "header.signal"
-        if desc.get("schema") != SCHEMA or desc.get("schema_version") != SCHEMA_VERSION:
-            raise InvalidHeader(f"{where}: schema {desc.get('schema')!r} version {desc.get('schema_version')!r} is not a shape description this reader knows")
+        check_schema(desc, SCHEMA, SCHEMA_VERSION, where)
+        if desc.get("sdf") != "negative-inside" or desc.get("coords") != "sample-centre":
+            raise InvalidHeader(f"{where}: a shape is a negative-inside distance field at sample centres")
         centre = desc.get("centre")
         if not isinstance(centre, list) or len(centre) != 3 or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e30 for v in centre):
@@ -208,6 +222,10 @@ class ShapeModality:
                extent: Extent | None = None) -> Iterator[np.ndarray]:
         return render_sdf(field, transform, geometry, stage, device)
 
+    def assemble(self, blocks: Iterable[np.ndarray]) -> np.ndarray:
+        """The whole sampled field [N, N, N] from its x-slabs."""
+        return np.concatenate(list(blocks))
+
     def quality(self, signal: ShapeSignal, blocks: Iterable[np.ndarray], extent: Extent | None = None) -> dict[str, float]:
         volume = np.concatenate(list(blocks))
         vertices, faces = marching_cubes([volume])
@@ -220,8 +238,8 @@ class ShapeModality:
 
     def output_geometry(self, geometry: ShapeGeometry, options: Mapping[str, Any]) -> ShapeGeometry:
         resolution = options.get("resolution")
-        if resolution is None:
-            return geometry
+        if resolution is None:  # a (hostile) header's own choice never costs more than 512^3
+            return ShapeGeometry(geometry.centre, geometry.scale, geometry.triangles, min(geometry.resolution, HEADER_RESOLUTION_CAP))
         if not 2 <= int(resolution) <= MAX_RESOLUTION:
             raise UsageError(f"--resolution {resolution}: the lattice side must be 2..{MAX_RESOLUTION}")
         return ShapeGeometry(geometry.centre, geometry.scale, geometry.triangles, int(resolution))

@@ -16,12 +16,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, LimitExceeded, UsageError
 from ..fsutil import atomic_write
 
 MESH_SUFFIXES = (".obj", ".ply", ".stl", ".off")
 CHUNK = 1 << 17  # query points per libigl call
 MAX_FACES = 1 << 25
+MAX_DECODED_TRIANGLES = 1 << 25  # a decoded mesh larger than this is refused (LimitExceeded)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
     faces = np.asarray(loaded.faces, dtype=np.int64)
     if len(faces) == 0:
         raise InputError(f"{path} has no faces: nfc encodes triangle meshes as distance fields")
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0 or faces.max() >= len(vertices):
+        raise InputError(f"{path} has faces that name vertices it does not have")
     if len(faces) > MAX_FACES:
         raise InputError(f"{path} has {len(faces)} faces, more than {MAX_FACES}")
     if not np.all(np.isfinite(vertices)):
@@ -122,7 +125,7 @@ def marching_cubes(slabs: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     whole volume, in the memory of two slabs plus the mesh."""
     from skimage.measure import marching_cubes as skimage_mc
 
-    vertices, faces, count, previous, offset = [], [], 0, None, 0
+    vertices, faces, count, previous, offset, triangles = [], [], 0, None, 0, 0
     for slab in slabs:
         block = slab if previous is None else np.concatenate([previous[-1:], slab])
         start = offset - (0 if previous is None else 1)
@@ -133,6 +136,9 @@ def marching_cubes(slabs: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
             vertices.append(v)
             faces.append(f.astype(np.int64) + count)
             count += len(v)
+            triangles += len(f)
+            if triangles > MAX_DECODED_TRIANGLES:  # a noisy (or hostile) field: bounded, not out of memory
+                raise LimitExceeded(f"the decoded surface exceeds {MAX_DECODED_TRIANGLES} triangles at this resolution")
         offset += slab.shape[0]
         previous = slab
     if not vertices:

@@ -7,7 +7,7 @@
   same unit-box units (DeepSDF itself uses mesh units);
 * normal_consistency: mean |cos| between each point's normal and its nearest neighbour's, both
   directions averaged;
-* fscore_1pct: F-score at tau = 1% of the box side;
+* fscore_1pct: F-score at tau = 0.01 shape units (1% of the shape's longest side);
 * iou: volumetric IoU of inside/outside on 100,000 uniform points of the box (the reference by
   generalised winding number, the decoded field by its sign, trilinearly interpolated).
 """
@@ -24,7 +24,7 @@ CONVENTIONS = {
     "chamfer_l2": "OccNet Chamfer-L2: 100k pts/side, squared, 0.5 x (acc + comp), unit box",
     "chamfer_deepsdf": "DeepSDF Chamfer: 30k pts/side, squared, acc + comp, unit box",
     "normal_consistency": "mean |cos| to the nearest point's normal, both directions, 100k pts",
-    "fscore_1pct": "F-score at 1% of the box side, 100k pts/side",
+    "fscore_1pct": "F-score at tau = 0.01 (1% of the longest side), 100k pts/side",
     "iou": "volumetric IoU on 100k uniform points in [-0.5, 0.5]^3",
 }
 POINTS, DEEPSDF_POINTS, IOU_POINTS = 100_000, 30_000, 100_000

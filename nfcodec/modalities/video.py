@@ -21,7 +21,7 @@ from ..metrics import mse, psnr_from_mse
 from ..schema import require_int, require_int_list
 from ..fields.base import Lattice
 from ..train.samplers import Batch
-from .base import Domain, Extent, SampledSignalDefaults, extent_lattice, prefix_extents
+from .base import Domain, Extent, SampledSignalDefaults, check_schema, extent_lattice, prefix_extents
 from .kinds import sniff_kind
 from .video_io import MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
 
@@ -161,8 +161,7 @@ class VideoModality(SampledSignalDefaults):
 
     def from_description(self, desc: Mapping[str, Any]) -> VideoGeometry:
         where = "header.signal"
-        if desc.get("schema") != SCHEMA or desc.get("schema_version") != SCHEMA_VERSION:
-            raise InvalidHeader(f"{where}: schema {desc.get('schema')!r} version {desc.get('schema_version')!r} is not a video description this reader knows")
+        check_schema(desc, SCHEMA, SCHEMA_VERSION, where)
         frames, height, width = require_int_list(desc, "shape", 3, 1, MAX_SIDE, where)
         if frames > MAX_FRAMES:
             raise InvalidHeader(f"{where}: {frames} frames is out of bounds")
@@ -189,9 +188,13 @@ class VideoModality(SampledSignalDefaults):
         if grow not in ("temporal", "spatial"):
             raise UsageError(f"--grow {grow}: clips grow spectral, temporal or spatial")
         axis, name = (0, "frames") if grow == "temporal" else (2, "columns")
-        if stages > geometry.shape[axis]:
-            raise UsageError(f"--grow {grow}: {stages} stages need at least {stages} {name}, the clip has {geometry.shape[axis]}")
-        return prefix_extents(geometry.shape, stages, axis)
+        if stages > geometry.shape[axis] // (1 if grow == "temporal" else 2):
+            raise UsageError(f"--grow {grow}: {stages} stages need at least {stages} {name}"
+                             f"{'' if grow == 'temporal' else ' pairs'}, the clip has {geometry.shape[axis]}")
+        extents = prefix_extents(geometry.shape, stages, axis)
+        if grow == "spatial":  # 4:2:0 outputs need even widths: round each strip up to even
+            extents = [(t, y, (0, min(geometry.width, x[1] + x[1] % 2))) for t, y, x in extents]
+        return extents
 
     def sampler(self, signal: VideoSignal, transform: Any, batch_size: int, device: torch.device,
                 extent: Extent | None = None) -> FrameSampler:

@@ -225,6 +225,8 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: flo
             writer.send(np.ascontiguousarray(frame).tobytes())
         if writer is not None:
             writer.close()
+        if not tmp.exists() or tmp.stat().st_size == 0:  # ffmpeg refused (e.g. an odd size for 4:2:0)
+            raise UsageError(f"ffmpeg wrote nothing for {path} ({how}, {width}x{height} frames)")
 
     atomic_write(path, write)
     return how

@@ -148,3 +148,47 @@ def test_the_same_mesh_and_options_give_the_same_bytes(tmp_path: Path, bunny_nff
     assert run("encode", str(BUNNY), "-o", str(again), *FAST).exit_code == 0
     assert again.read_bytes() == bunny_nff[0].read_bytes()
     assert "OccNet" in bunny_nff[1]["conventions"]["chamfer_l1"]
+
+
+def test_a_large_lattice_decodes_in_whole_planes(bunny_nff):
+    """Past 512 a plane holds more than one evaluation block: slabs must still be whole planes,
+    joined in memory as one volume."""
+    from nfcodec.codec import decode_bytes
+    from nfcodec.modalities import shape
+
+    data = bunny_nff[0].read_bytes()
+    original = shape.SLAB_POINTS
+    try:
+        shape.SLAB_POINTS = 200  # a 20^3 lattice: 400 points a plane, two blocks each
+        result = decode_bytes(data, options={"resolution": 20})
+        slabs = list(result.decoder.blocks(result.width))
+        assert all(s.shape[1:] == (20, 20) for s in slabs) and sum(len(s) for s in slabs) == 20
+        assert result.pixels.shape == (20, 20, 20)
+    finally:
+        shape.SLAB_POINTS = original
+    assert np.allclose(np.concatenate(slabs), decode_bytes(data, options={"resolution": 20}).pixels, atol=1e-6)
+
+
+def test_a_hostile_description_is_refused_or_bounded(bunny_nff):
+    from nfcodec.errors import InvalidHeader
+    from nfcodec.modalities.shape import SHAPE
+
+    desc = dict(container.read_header(bunny_nff[0].read_bytes()).signal)
+    for change in ({"sdf": "positive-inside"}, {"schema_version": True}, {"schema_version": 1.0}, {"coords": "corner"},
+                   {"centre": [0, 0, float("inf")]}, {"scale": 0}):
+        with pytest.raises(InvalidHeader):
+            SHAPE.from_description({**desc, **change})
+    # a header's own resolution is used up to 512^3 unless the decoder is asked for more
+    geometry = SHAPE.from_description({**desc, "resolution": 2048})
+    assert SHAPE.output_geometry(geometry, {}).resolution == 512
+    assert SHAPE.output_geometry(geometry, {"resolution": 600}).resolution == 600
+
+
+def test_meshes_that_cannot_be_stored_or_indexed_get_one_line_errors(tmp_path: Path):
+    far = tmp_path / "far.obj"
+    far.write_text("v 1e300 0 0\nv 1e300 1 0\nv 1e300 0 1\nf 1 2 3\n")
+    assert_one_line_error(run("encode", str(far), "-q", "-o", str(tmp_path / "f.nff")), ExitStatus.DATA_ERROR, "cannot be stored")
+    bad = tmp_path / "bad.ply"
+    bad.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+                    b"element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n")
+    assert_one_line_error(run("encode", str(bad), "-q", "-o", str(tmp_path / "b.nff")), ExitStatus.DATA_ERROR, "vertices it does not have")

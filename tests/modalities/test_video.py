@@ -109,6 +109,10 @@ def test_spatial_growth_width_k_decodes_the_columns_stage_k_covers(tmp_path: Pat
     assert result.exit_code == 0, result.output
     stages = json.loads(result.stdout)["stages"]
     assert [s["extent"] for s in stages] == [[[0, 4], [0, 32], [0, c]] for c in (16, 32, 48)]
+    # strips stay even (4:2:0 outputs): 46 columns in 3 stages -> 16 (ceil 15.3 -> 16), 32 (31), 46
+    from nfcodec.modalities.video import VideoGeometry
+
+    assert [e[2] for e in VIDEO.stage_extents(VideoGeometry(4, 32, 46, 30.0), 3, "spatial")] == [(0, 16), (0, 32), (0, 46)]
     decoded = run("decode", str(out), "--width", "1", "-o", str(tmp_path / "w1.y4m"), "--json")
     assert decoded.exit_code == 0, decoded.output
     assert json.loads(decoded.stdout)["shape"] == [4, 32, 16, 3]
@@ -182,3 +186,13 @@ def test_transforms_and_outputs_a_clip_does_not_take_are_refused_before_work(tmp
     assert not (tmp_path / "x.png").exists()
     assert_one_line_error(run("encode", str(CLIP), "--grow", "temporal", "--frames", "0:2", "--stages", "3", "-q"),
                           ExitStatus.USAGE_ERROR, "3 stages")
+
+
+def test_an_output_ffmpeg_refuses_is_an_error_not_an_empty_file(tmp_path: Path):
+    from nfcodec.errors import UsageError
+    from nfcodec.modalities.video_io import write_frames
+
+    out = tmp_path / "odd.mp4"
+    with pytest.raises(UsageError, match="ffmpeg wrote nothing"):
+        write_frames(out, [np.zeros((8, 7, 3), np.uint8)] * 2, 30.0, {})  # libx264 needs even sides
+    assert not out.exists() and not list(tmp_path.iterdir())
