@@ -355,6 +355,12 @@ def trained_psnr_offset(transform: Transform, trained: np.ndarray) -> float:
     return 10.0 * math.log10(factor) if factor > 0 else 0.0
 
 
+def read_options(modality: Modality, config: EncodeConfig) -> dict[str, Any]:
+    """The user's input options, plus the encode's seed for a modality that draws its training
+    data when reading (a shape's sample points)."""
+    return {**config.input_options, **({"seed": config.seed} if "seed" in modality.read_options else {})}
+
+
 def search_file(
     input_path: str | os.PathLike, config: EncodeConfig | None = None, search_config: SearchConfig | None = None,
     progress: Progress = SILENT,
@@ -363,7 +369,9 @@ def search_file(
     config = config or EncodeConfig()
     modality = modality_for_input(input_path, config.input_options)
     validate_config(config, modality)
-    lattice = modality.search_lattice(modality.read(input_path, config.input_options))
+    if admitted_transforms(modality, config.grow) == {"identity"}:
+        raise UsageError(f"{modality.name} signals admit only the identity transform: there is nothing to search")
+    lattice = modality.search_lattice(modality.read(input_path, read_options(modality, config)))
     search_config = search_config or search_config_for(config, None)
     return search_for_encode(lattice, config, search_config, admitted_transforms(modality, config.grow), device=resolve_device(config.device),
                              progress=progress)
@@ -382,7 +390,7 @@ def encode(
     modality = modality_for_input(input_path, config.input_options)  # what the input is, before where the output goes
     validate_config(config, modality)
     check_output_path(output, inputs=[input_path])
-    result = encode_signal(modality, modality.read(input_path, config.input_options), config, progress)
+    result = encode_signal(modality, modality.read(input_path, read_options(modality, config)), config, progress)
     atomic_write(output, result.data)
     result.output = str(output)
     return result

@@ -192,3 +192,11 @@ def test_meshes_that_cannot_be_stored_or_indexed_get_one_line_errors(tmp_path: P
     bad.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
                     b"element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 7\n")
     assert_one_line_error(run("encode", str(bad), "-q", "-o", str(tmp_path / "b.nff")), ExitStatus.DATA_ERROR, "vertices it does not have")
+
+
+def test_the_seed_draws_the_training_points_and_search_says_there_is_nothing_to_search(tmp_path: Path, bunny_nff):
+    from nfcodec.modalities.shape import SHAPE
+
+    a, b = SHAPE.read(BUNNY, {"seed": 1}), SHAPE.read(BUNNY, {"seed": 2})
+    assert not np.array_equal(a.coords, b.coords) and np.array_equal(a.coords, SHAPE.read(BUNNY, {"seed": 1}).coords)
+    assert_one_line_error(run("search", str(BUNNY)), ExitStatus.USAGE_ERROR, "nothing to search")
