@@ -85,12 +85,17 @@ def test_frames_dir_writes_pngs(tmp_path: Path, clip_nff):
     assert sorted(p.name for p in folder.iterdir()) == [f"frame_{i:06d}.png" for i in range(1, 7)]
 
 
-def test_temporal_growth_cut_after_stage_k_decodes_the_frames_stage_k_covers(tmp_path: Path):
-    out = tmp_path / "t.nff"
-    result = run("encode", str(CLIP), "-o", str(out), "--json", "--grow", "temporal", "--frames", "0:5", "--resize", "48x32",
+def _grown(tmp_path: Path, grow: str, frames: int) -> tuple[Path, list[dict]]:
+    """The first `frames` frames at 48x32 encoded in 3 stages grown `grow`: the file, its stages."""
+    out = tmp_path / f"{grow}.nff"
+    result = run("encode", str(CLIP), "-o", str(out), "--json", "--grow", grow, "--frames", f"0:{frames}", "--resize", "48x32",
                  "--widths", "2,4,6", "--steps", "3", "--batch-size", "2048", "-q")
     assert result.exit_code == 0, result.output
-    stages = json.loads(result.stdout)["stages"]
+    return out, json.loads(result.stdout)["stages"]
+
+
+def test_temporal_growth_cut_after_stage_k_decodes_the_frames_stage_k_covers(tmp_path: Path):
+    out, stages = _grown(tmp_path, "temporal", frames=5)
     assert [s["extent"][0] for s in stages] == [[0, 2], [0, 4], [0, 5]]  # ceil(k * 5 / 3) frames
     data = out.read_bytes()
     header = container.read_header(data)
@@ -103,11 +108,7 @@ def test_temporal_growth_cut_after_stage_k_decodes_the_frames_stage_k_covers(tmp
 
 
 def test_spatial_growth_width_k_decodes_the_columns_stage_k_covers(tmp_path: Path):
-    out = tmp_path / "s.nff"
-    result = run("encode", str(CLIP), "-o", str(out), "--json", "--grow", "spatial", "--frames", "0:4", "--resize", "48x32",
-                 "--widths", "2,4,6", "--steps", "3", "--batch-size", "2048", "-q")
-    assert result.exit_code == 0, result.output
-    stages = json.loads(result.stdout)["stages"]
+    out, stages = _grown(tmp_path, "spatial", frames=4)
     assert [s["extent"] for s in stages] == [[[0, 4], [0, 32], [0, c]] for c in (16, 32, 48)]
     # strips stay even (4:2:0 outputs): 46 columns in 3 stages -> 16 (ceil 15.3 -> 16), 32 (31), 46
     from nfcodec.modalities.video import VideoGeometry
