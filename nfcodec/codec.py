@@ -19,17 +19,19 @@ import torch
 
 from . import __version__, container
 from .decoding import SEARCH_CHUNK, DecodeResult, Decoder, decode, decode_bytes, info, pack_search_table, read_nff_bytes
-from .diagnostics import format_quality, result_warnings
+from .diagnostics import result_warnings
 from .errors import UsageError
 from .fsutil import atomic_write, check_output_path
 from .modalities import Modality, Signal, modality_for_input
 from .modalities.image import IMAGE, ImageSignal
-from .presets import ARCH_DEFAULTS, build_field, quant_step, storage_dtype
+from .presets import ARCH_DEFAULTS, CODED_DEFAULTS, build_field
+from .ratecontrol import SIZE_TOLERANCE, Goal, goal_from_options, stage_prefix_bytes
 from .progress import SILENT, Progress
+from .stages import CodingPlan, StageWriter
 from .registry import FIELDS, TRANSFORMS
 from .search import SearchConfig, SearchResult, parse_transform_choice, search_for_encode
 from .search.predictor import inverse_slope_sq
-from .train import StageFit, TrainConfig, fit_progressive
+from .train import TrainConfig, fit_progressive
 from .transforms import Transform, fit_transform, preset_names, resolve_preset
 
 __all__ = [  # the codec API (decoding re-exported from decoding.py)
@@ -62,6 +64,24 @@ class EncodeConfig:
     # how stages grow: "spectral" (finer levels, wider MLPs; every stage covers the signal) or,
     # where the modality has it, "temporal" (stage k covers the first k/K of a clip's frames)
     grow: str = "spectral"
+    # rate-distortion goal (at most one): the file's bits per point, its size ("20KB" or
+    # bytes), its PSNR, or every stage's prefix rate ("0.05,0.15,0.5"); any of them makes an
+    # entropy-coded file (formats/nff.md 6.4) whose size follows the goal
+    bpp: float | None = None
+    size: str | int | None = None
+    psnr: float | None = None
+    stage_bpp: str | tuple[float, ...] | None = None
+    effort: str = "default"  # "fast" | "default" | "slow": training steps of a goal encode
+
+
+# training steps of a goal encode, times the architecture's coded_steps
+EFFORT_STEPS = {"fast": 0.4, "default": 1.0, "slow": 2.5}
+
+
+def coded_steps(single_stage: int, effort: str, stages: int) -> int:
+    """Training steps per stage of a goal encode: the architecture's single-stage count times
+    the effort's factor, over sqrt(stages) (a 4-stage file trains twice a single stage's steps)."""
+    return max(20, round(single_stage * EFFORT_STEPS[effort] / math.sqrt(stages)))
 
 
 def validate_config(config: EncodeConfig, modality: Modality | None = None) -> None:
@@ -88,6 +108,11 @@ def validate_config(config: EncodeConfig, modality: Modality | None = None) -> N
         raise UsageError(f"unknown growth {config.grow!r} (known: spectral, temporal, spatial)")
     if modality is not None and config.grow not in modality.growth:
         raise UsageError(f"--grow {config.grow}: {modality.name} files grow {' or '.join(sorted(modality.growth))} in this version")
+    if config.effort not in EFFORT_STEPS:
+        raise UsageError(f"unknown effort {config.effort!r} (known: {', '.join(EFFORT_STEPS)})")
+    goal_from_options(config.bpp, config.size, config.psnr, config.stage_bpp, 1 << 20, config.stages)  # malformed targets
+    if config.psnr is not None and modality is not None and modality.headline != "psnr":
+        raise UsageError(f"--psnr: {modality.name} files measure {modality.headline}, not PSNR; use --size")
     if config.compression not in ("zstd", "none"):
         raise UsageError(f"unknown compression {config.compression!r} (known: zstd, none)")
     fixed, candidates = parse_transform_choice(config.transform)  # unknown transform names
@@ -226,14 +251,17 @@ def encode_signal(
     per-stage reports."""
     config = config or EncodeConfig()
     validate_config(config, modality)
-    defaults = {**ARCH_DEFAULTS[config.arch], **modality.field_defaults(config.arch)}
     fixed, candidates = parse_transform_choice(config.transform)
     start = time.perf_counter()
     device = resolve_device(config.device)
     geometry = modality.geometry(signal)
     domain = modality.domain(geometry)
+    goal = goal_from_options(config.bpp, config.size, config.psnr, config.stage_bpp, geometry.num_points, config.stages)
+    # an entropy-coded encode: the architecture's compact defaults, then the modality's
+    overrides = {**(CODED_DEFAULTS[config.arch] if goal else {}), **modality.field_defaults(config.arch)}
+    defaults = {**ARCH_DEFAULTS[config.arch], **overrides}
     # built before the search: an impossible stage split fails before any training
-    field_model = build_field(config, domain.shape, geometry.channels, domain.resolution, modality.field_defaults(config.arch))
+    field_model = build_field(config, domain.shape, geometry.channels, domain.resolution, overrides)
     lattice = modality.search_lattice(signal)
     extents = modality.stage_extents(geometry, len(field_model.widths), config.grow)
     lr = config.lr or defaults["lr"]
@@ -246,88 +274,98 @@ def encode_signal(
         fixed, lr = searched.transform, searched.lr
         progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
     transform = fit_transform(fixed, lattice, config.seed)
+    trained = transform.forward(lattice.reshape(-1, geometry.channels))
+    offset = trained_psnr_offset(transform, trained)
+    steps = config.steps or (coded_steps(defaults["coded_steps"], config.effort, len(field_model.widths)) if goal else defaults["steps"])
+    transform_data = transform.data()
+    extra_chunks = [container.transform_data_chunk(transform_data)] if transform_data is not None else []
+    header = {
+        "modality": modality.name, "signal": modality.describe(geometry), "transform": transform.describe(),
+        "field": {"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": field_model.config()},
+        "compression": "none" if goal else config.compression,
+        "encoder": {"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps, "lr": lr},
+    }
+    plan = None if goal is None else CodingPlan(
+        stage_prefix_bytes(goal, len(field_model.widths)), goal.psnr,
+        container.bytes_before_stages([field_model.stage_shapes(k) for k in range(1, len(field_model.widths) + 1)], extra_chunks, **header),
+        defaults["table_step"], geometry.num_points, steps, fast=config.effort == "fast", trained_psnr_offset=offset)
     # The field learns the transformed signal; every reported quality is measured after inverting.
-    writer = _StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress, extents)
+    writer = StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress, extents, plan)
     train_config = TrainConfig(
-        steps=config.steps or defaults["steps"], precision=config.precision, lr=lr,
+        steps=steps, precision=config.precision, lr=lr,
         batch_size=config.batch_size,  # full batch when the signal fits, else random mini-batches
         seed=config.seed,
         # training measures PSNR on the transformed signal: move the target into that domain
-        target_psnr=None if config.target_psnr is None
-        else config.target_psnr + trained_psnr_offset(transform, transform.forward(lattice.reshape(-1, geometry.channels))),
+        target_psnr=None if config.target_psnr is None or goal is not None else config.target_psnr + offset,
     )
     sampler = modality.sampler(signal, transform, config.batch_size, device, extents[0])
+
+    def sampler_for(k: int) -> Any:
+        return sampler if extents[k - 1] == extents[0] else modality.sampler(signal, transform, config.batch_size, device, extents[k - 1])
+
     fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=progress,
-                    initial_bias=sampler.mean, loss=modality.loss(config.arch),
-                    stage_sampler=None if all(e is None for e in extents) else
-                    lambda k: sampler if k == 1 else modality.sampler(signal, transform, config.batch_size, device, extents[k - 1]))
-    transform_data = transform.data()
-    data = container.assemble(
-        modality=modality.name,
-        signal=modality.describe(geometry),
-        transform=transform.describe(),
-        field_info={"arch": config.arch, "id": FIELDS.by_name(config.arch).id, "config": writer.field.config()},
-        stages=writer.encoded,
-        extra_chunks=[container.transform_data_chunk(transform_data)] if transform_data is not None else (),
-        trailing_chunks=[(SEARCH_CHUNK, pack_search_table(searched.to_json(timings=False)))] if searched else (),
-        compression=config.compression,
-        encoder={"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": train_config.steps, "lr": lr},
-    )
+                    initial_bias=sampler.mean, stage_loss=writer.stage_loss(modality.loss(config.arch), sampler_for),
+                    stage_sampler=None if all(e is None for e in extents) else sampler_for)
+
+    def assemble() -> bytes:
+        return container.assemble(
+            modality=header["modality"], signal=header["signal"], transform=header["transform"], field_info=header["field"],
+            stages=writer.encoded, extra_chunks=extra_chunks, compression=header["compression"], encoder=header["encoder"],
+            # a sized file holds only what decoders need
+            trailing_chunks=[(SEARCH_CHUNK, pack_search_table(searched.to_json(timings=False)))] if searched and goal is None else (),
+        )
+
+    data = assemble()
+    if goal is not None and goal.sized:
+        data = _land_on_size(writer, assemble, data, stage_prefix_bytes(goal, len(field_model.widths))[-1])
     raw_bytes = modality.raw_bytes(geometry)
     return EncodeResult(
-        data, modality.name, config.arch, transform.describe(), writer.reports(data), time.perf_counter() - start,
+        data, modality.name, config.arch, transform.describe(), _reports(writer, data), time.perf_counter() - start,
         geometry.num_points, transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
-        warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1].get("psnr", math.nan)),
+        warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1].get("psnr", math.nan))
+        + _goal_warnings(goal, len(data), writer.quality[-1].get("psnr", math.nan)),
         rate=modality.rate(len(data), geometry), rate_unit=modality.rate_unit, conventions=dict(modality.conventions),
     )
 
 
-class _StageWriter:
-    """Finalises each trained stage: quantises what it added, snaps the field to the stored
-    values (later stages train against exactly what a decoder reconstructs) and measures the
-    decoded signal, so the reported quality is the file's."""
+def _land_on_size(writer: StageWriter, assemble: Any, data: bytes, file_bytes: int) -> bytes:
+    """Re-code the last stage for the bytes the rest of the file leaves (the header's exact
+    size is known only now), when the file missed [95%, 100%] of its size."""
+    if (1 - SIZE_TOLERANCE) * file_bytes <= len(data) <= file_bytes:
+        return data
+    last = writer.encoded[-1]
+    rest = len(data) - len(last.payload)
+    slack = 8  # the header's "bytes" and step entries may grow by a few bytes
+    writer.recode_last(max(8, file_bytes - rest - slack))
+    return assemble()
 
-    def __init__(self, modality: Modality, signal: Signal, geometry: Any, transform: Transform, field_model: Any,
-                 config: EncodeConfig, device: torch.device, progress: Progress, extents: list[Any]):
-        self.modality, self.signal, self.geometry, self.transform = modality, signal, geometry, transform
-        self.extents = extents
-        self.field, self.config, self.device, self.progress = field_model, config, device, progress
-        defaults = {**ARCH_DEFAULTS[config.arch], **modality.field_defaults(config.arch)}
-        self.dtype = config.dtype or defaults["dtype"]
-        self.step_sigma = defaults.get("step_sigma", {})
-        self.encoded: list[container.EncodedStage] = []
-        self.fits: list[StageFit] = []
-        self.quality: list[dict[str, float]] = []
 
-    def finalise(self, stage: int, fit: StageFit) -> None:
-        widths = self.field.widths
-        tensors = self.field.stage_tensors(stage)
-        dtypes = {n: storage_dtype(self.dtype, n) for n in tensors}
-        extent = self.extents[stage - 1]
-        data = container.StageData(widths[stage - 1], [(n, v, dtypes[n]) for n, v in tensors.items()], extent=extent)
-        steps_by_name = {n: quant_step(self.step_sigma, n, v, dtypes[n]) for n, v in tensors.items()}
-        enc = container.encode_stage(data, self.config.compression, steps_by_name)
-        self.field.load_stage_tensors(stage, enc.decoded)
-        geometry = self.modality.quality_geometry(self.geometry)
-        blocks = self.modality.render(self.field, self.transform, geometry, stage, self.device, extent)
-        self.quality.append(self.modality.quality(self.signal, blocks, extent))
-        self.progress.message(f"stage {stage}/{len(widths)}: width {widths[stage - 1]}, {fit.steps} steps, "
-                              f"{fit.seconds:.1f} s, {format_quality(self.quality[-1], self.modality.headline)} decoded")
-        self.encoded.append(enc)
-        self.fits.append(fit)
+def _goal_warnings(goal: Goal | None, size: int, psnr: float) -> list[str]:
+    if goal is None:
+        return []
+    if goal.sized:
+        asked = goal.file_bytes if goal.file_bytes is not None else goal.stage_bytes[-1]
+        if size > asked:
+            return [f"the file takes {size} bytes, more than the {asked} asked: the field's weights alone need about that; use fewer --stages"]
+        if size < (1 - SIZE_TOLERANCE) * asked:
+            return [f"the file takes {size} bytes, less than 95% of the {asked} asked: the field is as fine as it can get"]
+    elif goal.psnr is not None and math.isfinite(psnr) and psnr < goal.psnr - 0.1:
+        return [f"the decoded PSNR is {psnr:.2f} dB, below the {goal.psnr:g} dB asked: more --steps or --effort slow may reach it"]
+    return []
 
-    def reports(self, data: bytes) -> list[StageReport]:
-        header = container.read_header(data)
-        return [
-            StageReport(
-                index=k, width=spec.width, params=header.params_at(k), new_params=spec.new_params,
-                bytes=spec.chunk.length + container.CHUNK_OVERHEAD, prefix_bytes=header.prefix_bytes(k),
-                psnr=self.quality[k - 1].get("psnr", float("nan")), train_psnr=fit.batch_psnr, steps=fit.steps,
-                seconds=fit.seconds, extent=None if spec.extent is None else [list(pair) for pair in spec.extent],
-                metrics=dict(self.quality[k - 1]),
-            )
-            for k, (spec, fit) in enumerate(zip(header.stages, self.fits), start=1)
-        ]
+
+def _reports(writer: StageWriter, data: bytes) -> list[StageReport]:
+    header = container.read_header(data)
+    return [
+        StageReport(
+            index=k, width=spec.width, params=header.params_at(k), new_params=spec.new_params,
+            bytes=spec.chunk.length + container.CHUNK_OVERHEAD, prefix_bytes=header.prefix_bytes(k),
+            psnr=writer.quality[k - 1].get("psnr", float("nan")), train_psnr=fit.batch_psnr, steps=fit.steps,
+            seconds=fit.seconds, extent=None if spec.extent is None else [list(pair) for pair in spec.extent],
+            metrics=dict(writer.quality[k - 1]),
+        )
+        for k, (spec, fit) in enumerate(zip(header.stages, writer.fits), start=1)
+    ]
 
 
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:

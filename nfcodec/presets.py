@@ -45,6 +45,28 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# An entropy-coded encode (a rate or quality goal: ratecontrol.py) overrides the defaults with
+# these: a field made for quantisation-aware training with a rate term, whose size then
+# follows the goal (the rate term empties what the signal does not need).
+CODED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "siren": {"coded_steps": 600, "table_step": 1.0},
+    "grid": {
+        # a single stage's training steps at --effort default (kodim01: 800 steps +0.6 dB over 400)
+        "coded_steps": 800,
+        "table_step": 0.05,  # the table's step while training (initial_lambda is calibrated for it)
+        # dense octave levels (COOL-CHIC's latent pyramid), one feature each, the finest at one
+        # vertex per sample: measured on kodim01 against the 16-level hashed default, the same
+        # PSNR at lower rates after quantisation-aware training (benchmarks/results/rd_kodak.md)
+        "n_levels": 8,
+        "n_features": 1,
+        "log2_hashmap_size": 22,  # large enough that no level hashes
+        "base_resolution": 6,
+        "mlp_width": 32,
+        "hidden_layers": 1,
+    },
+}
+
+
 def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: tuple[int, ...] | None = None,
                 overrides: dict[str, Any] | None = None) -> Any:
     """The field an encode trains: architecture defaults, the stage split, the signal's size.

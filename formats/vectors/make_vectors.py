@@ -328,6 +328,8 @@ def hand_vectors() -> list[Vector]:
     def stage_error(name: str, description: str, data: bytes, error: str) -> None:
         add(name, description, data, stages_available=1, stages_total=1, stages=[error])
 
+    qe_vectors(add, stage_error)
+
     zstd_stage = header_map(BASE_STAGES, "zstd")
     stage_error("err_zstd_size_lie", "the zstd frame declares 7 bytes, the header implies 8",
                 build(zstd_stage, [(b"NSTG", raw_zstd(f32(0.5, -1.0), 7)), END]), "InvalidPayload")
@@ -348,6 +350,45 @@ def hand_vectors() -> list[Vector]:
     # The transform data chunk (section 11.6), in hand-made zstd frames.
     v += load_transform_vectors().container_vectors(sys.modules[__name__])
     return v
+
+
+def qe_vectors(add: Any, stage_error: Any) -> None:
+    """Entropy-coded tensors (section 6.4): one stream of each model kind, and broken ones."""
+    from nfcodec.container.entropy import encode_symbols
+
+    codes = {
+        "geometric": np.array([0, 1, -1, 0, 2, 0, -3, 0, 1, 0, 0, -1] * 4, dtype=np.int64),
+        "table": np.array([5, 5, 5, -6, -6, 5, 0, 5, -6, 5] * 3, dtype=np.int64),
+        "constant": np.full(6, -2, dtype=np.int64),
+    }
+    streams = {name: encode_symbols(c) for name, c in codes.items()}
+    steps = {"geometric": 0.25, "table": 2.0**-6, "constant": 3.0}
+    shapes = {"geometric": [4, 12], "table": [30], "constant": [2, 3]}
+
+    def qe(name: str, stream: bytes) -> dict[str, Any]:
+        return {**t(name, shapes[name], "qe", steps[name]), "bytes": len(stream)}
+
+    stage = {"width": 1, "tensors": [qe(n, streams[n]) for n in codes]}
+    add("ok_qe", "a 1.1 file with qe tensors: a geometric, a table and a constant model",
+        build(header_map([stage], version=[1, 1]), [(b"NSTG", b"".join(streams.values())), END]),
+        stages_available=1, stages_total=1,
+        stages=[{n: (c.astype(np.float32) * np.float32(steps[n])).reshape(shapes[n]) for n, c in codes.items()}])
+    add("err_qe_no_bytes", "a qe tensor without 'bytes'",
+        build(header_map([{"width": 1, "tensors": [t("constant", [2, 3], "qe", 3.0)]}], version=[1, 1]),
+              [(b"NSTG", streams["constant"]), END]), "InvalidHeader")
+    add("err_qe_no_step", "a qe tensor without 'step'",
+        build(header_map([{"width": 1, "tensors": [{**t("constant", [2, 3], "qe"), "bytes": 3}]}], version=[1, 1]),
+              [(b"NSTG", streams["constant"]), END]), "InvalidHeader")
+    add("err_bytes_on_f32", "'bytes' on an f32 tensor",
+        build(header_map([{"width": 1, "tensors": [{**t("a", [2], "f32"), "bytes": 8}]}]), BASE_BODY), "InvalidHeader")
+    extra = streams["geometric"] + b"\x01\x00\x00\x00"
+    stage_error("err_qe_extra_word", "a geometric qe stream with one word more than its codes use",
+                build(header_map([{"width": 1, "tensors": [qe("geometric", extra)]}], version=[1, 1]), [(b"NSTG", extra), END]),
+                "InvalidPayload")
+    unknown = b"\x07" + streams["table"][1:]
+    stage_error("err_qe_unknown_model", "a qe stream whose model kind is 7",
+                build(header_map([{"width": 1, "tensors": [qe("table", unknown)]}], version=[1, 1]), [(b"NSTG", unknown), END]),
+                "InvalidPayload")
 
 
 # ---- writing and checking ----------------------------------------------------------------

@@ -1,6 +1,8 @@
 """`nfc encode`: fit a progressive field to a signal and write a `.nff` file."""
 from __future__ import annotations
 
+import re
+
 import click
 
 from ..transforms.catalogue import NONE_ALIAS, preset_names
@@ -28,6 +30,9 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     return value.strip()
 
 
+_FRAME_SIZE = re.compile(r"[0-9]+x[0-9]+")
+
+
 @click.command("encode")
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .nff path [default: INPUT with .nff suffix].")
@@ -43,7 +48,16 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 @click.option("--batch-size", type=click.IntRange(1), default=1 << 19, show_default=True, help="Points per step (full batch if the signal is smaller).")
 @click.option("--dtype", type=click.Choice(["f32", "f16", "q16", "q8"]),
               help="Storage precision of every tensor [default: grid tables q8, weights f16; SIREN f16].")
-@click.option("--target-psnr", type=float, help="Stop each stage early once its training PSNR reaches this (dB).")
+@click.option("--target-psnr", type=float, help="Stop each stage early once its training PSNR reaches this (dB); no effect with a rate goal.")
+@click.option("--bpp", type=click.FloatRange(min=0, min_open=True), help="Rate goal: the file's bits per pixel (per pixel per frame for a clip). "
+              "Any goal makes an entropy-coded file whose field is sized and quantised for it; the file lands within 5% below the goal.")
+@click.option("--size", "size", metavar="BYTES", help="Rate goal: the file's size, e.g. 20KB, 1.5MB, 64KiB or 30000 (bytes).")
+@click.option("--psnr", type=float, help="Quality goal: the smallest file whose decoded PSNR reaches this (dB; images and clips).")
+@click.option("--stage-bpp", metavar="R1,R2,...", help="Rate goal per stage: the bits per pixel of the file through each stage "
+              "(one per stage, increasing), e.g. 0.05,0.15,0.5 with --stages 3: a 0.05 bpp preview inside a 0.5 bpp file.")
+@click.option("--effort", type=click.Choice(["fast", "default", "slow"]), default="default", show_default=True,
+              help="With a goal: training steps (0.4x, 1x, 2.5x of 800 for one stage; K stages take 1/sqrt(K) of that each), "
+                   "trading encode time for quality at the same size, like cwebp -m.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
               help="Training arithmetic (auto: bf16 steps where the CPU/GPU has native bf16 and the field allows it).")
 @click.option("--device", default="auto", show_default=True, help="Training device: auto, cpu, cuda, cuda:N.")
@@ -61,14 +75,16 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
                    "stages admit pointwise transforms only.")
 @click.option("--frames", "frames", metavar="A:B", help="Clips: encode frames A..B-1 (0-based; A: or :B also work).")
 @click.option("--resize", metavar="WxH", help="Clips: scale every frame to WxH first (even sides).")
-@click.option("--size", "raw_size", metavar="WxH", help="Raw .yuv clips: the frame size [default: from a UVG-style name, e.g. Clip_1920x1080_120fps_420_8bit_YUV.yuv].")
+@click.option("--frame-size", "raw_size", metavar="WxH", help="Raw .yuv clips: the frame size [default: from a UVG-style name, e.g. Clip_1920x1080_120fps_420_8bit_YUV.yuv]. "
+              "(--size WxH still means this.)")
 @click.option("--fps", type=click.FloatRange(0, 1000, min_open=True), help="Raw .yuv clips: the frame rate [default: from the name, else 25].")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also write a PNG plot of PSNR per decodable width vs bytes.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @threads_option
 @json_option
-def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, precision, device, seed,
-                   transform, keep_interpolation, probe_side, grow, frames, resize, raw_size, fps, plot_path, quiet, as_json):
+def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_size, dtype, target_psnr, bpp, size, psnr, stage_bpp, effort,
+                   precision, device, seed, transform, keep_interpolation, probe_side, grow, frames, resize, raw_size, fps, plot_path,
+                   quiet, as_json):
     """Encode an image (PNG/JPEG, 8/16-bit, grey/RGB/alpha) or a clip (MP4 and what ffmpeg
     reads, Y4M, raw 8-bit YUV 4:2:0) into a progressive .nff file.
 
@@ -87,9 +103,18 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
     marching cubes at 128^3 against the input (Chamfer-L1 in the Occupancy Networks form, shape
     in [-0.5, 0.5]^3; --json has every metric), the rate is in bits per input triangle.
 
+    Without a goal the file uses the architecture's fixed storage (f16 / q8, zstd). With one
+    (--bpp, --size, --psnr or --stage-bpp) the field is trained with quantisation and a rate
+    term and its integer codes are entropy-coded; by default the stages double the file each
+    time (a 4-stage file's preview takes 1/8 of it).
+
     Example:
 
         nfc encode samples/kodim23.png -o parrots.nff --stages 4 --steps 300
+
+        nfc encode samples/kodim23.png --bpp 0.5
+
+        nfc encode samples/kodim23.png --size 20KB --stages 1 --effort slow
 
         nfc encode clip.mp4 --frames 0:30 --resize 320x180
 
@@ -98,6 +123,9 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
     from ..codec import EncodeConfig, encode
     from ..diagnostics import format_quality
     from ..progress import Progress
+
+    if size is not None and _FRAME_SIZE.fullmatch(size.strip()):  # the old spelling of --frame-size
+        raw_size, size = raw_size or size.strip(), None
 
     config = EncodeConfig(
         arch=arch,
@@ -109,6 +137,11 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
         seed=seed,
         dtype=dtype,
         target_psnr=target_psnr,
+        bpp=bpp,
+        size=size,
+        psnr=psnr,
+        stage_bpp=stage_bpp,
+        effort=effort,
         precision=precision,
         device=device,
         transform=transform,

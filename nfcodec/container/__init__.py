@@ -7,7 +7,7 @@ from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE
 from .header import FORMAT_VERSION, ChunkRef, Header, StageSpec, TensorSpec
 from .reader import NffFile, header_bytes_needed, read, read_header
 from .limits import MAX_STAGES
-from .writer import EncodedStage, StageData, assemble, encode_stage, transform_data_chunk
+from .writer import EncodedStage, StageData, assemble, bytes_before_stages, encode_stage, transform_data_chunk
 
 __all__ = [
     "CHUNK_OVERHEAD",
@@ -28,6 +28,7 @@ __all__ = [
     "EncodedStage",
     "StageData",
     "assemble",
+    "bytes_before_stages",
     "encode_stage",
     "transform_data_chunk",
     "MAX_STAGES",

@@ -27,6 +27,8 @@ from .chunks import (
 )
 
 FORMAT_VERSION = (1, 0)
+# the version a file declares when it uses what 1.1 added (the qe dtype); others keep 1.0
+CODED_FORMAT_VERSION = (1, 1)
 COMPRESSIONS = ("zstd", "none")
 # The key of `transform.params` that states the decompressed size of the NXFM chunk: the
 # container reads it so that it can bound the decompression before the transform is known.
@@ -37,7 +39,11 @@ TENSOR_DTYPES = {
     "f16": ("<f2", 2, False),
     "q8": ("<i1", 1, True),
     "q16": ("<i2", 2, True),
+    # integer codes entropy-coded with their model (entropy.py): a variable length, the
+    # tensor entry's "bytes"
+    "qe": ("<i8", 0, True),
 }
+CODED_DTYPES = ("qe",)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class TensorSpec:
     shape: tuple[int, ...]
     dtype: str
     step: float | None = None
+    coded_bytes: int | None = None  # the stream's length, for an entropy-coded dtype
 
     @property
     def numel(self) -> int:
@@ -55,12 +62,16 @@ class TensorSpec:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype in CODED_DTYPES:
+            return int(self.coded_bytes or 0)
         return self.numel * TENSOR_DTYPES[self.dtype][1]
 
     def to_raw(self) -> dict[str, Any]:
         raw: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
         if self.step is not None:
             raw["step"] = self.step
+        if self.coded_bytes is not None:
+            raw["bytes"] = self.coded_bytes
         return raw
 
 
@@ -227,7 +238,12 @@ def _tensor(raw: Any, where: str) -> TensorSpec:
         step = _step(step, where, name)
     elif step is not None:
         raise InvalidHeader(f"{where}: tensor {name!r} of dtype {dtype} must not have a 'step'")
-    return TensorSpec(name, tuple(shape_raw), dtype, step)
+    coded = raw.get("bytes")
+    if dtype in CODED_DTYPES:
+        coded = _int(coded, 1, limits.MAX_STAGE_RAW_BYTES, f"{where}: tensor {name!r} 'bytes'")
+    elif coded is not None:
+        raise InvalidHeader(f"{where}: tensor {name!r} of dtype {dtype} must not have 'bytes'")
+    return TensorSpec(name, tuple(shape_raw), dtype, step, coded)
 
 
 def _chunk_index(raw: Any, header_end: int) -> tuple[ChunkRef, ...]:
@@ -313,7 +329,7 @@ def validate_header(raw: Any, header_end: int) -> Header:
     if len(stages_raw) != len(stage_chunks):
         raise InvalidChunkLayout(f"header: {len(stages_raw)} stages but {len(stage_chunks)} NSTG chunks in the index")
     stages = []
-    total_raw = 0
+    total_raw = coded_elements = 0
     previous_width = 0
     for i, (entry, chunk) in enumerate(zip(stages_raw, stage_chunks), start=1):
         where = f"header.stages[{i}]"
@@ -335,9 +351,13 @@ def validate_header(raw: Any, header_end: int) -> Header:
         if compression == "none" and chunk.length != stage.raw_bytes:
             raise InvalidChunkLayout(f"{where}: uncompressed chunk of {chunk.length} bytes, tensors need {stage.raw_bytes}")
         total_raw += stage.raw_bytes
+        coded_elements += sum(t.numel for t in tensors if t.dtype in CODED_DTYPES)
         stages.append(stage)
     if total_raw > limits.MAX_TOTAL_RAW_BYTES:
         raise LimitExceeded(f"header: {total_raw} decompressed bytes in all > {limits.MAX_TOTAL_RAW_BYTES}")
+    if coded_elements > limits.MAX_TOTAL_CODED_ELEMENTS:
+        # a short stream can declare many symbols: bound what decoding them allocates
+        raise LimitExceeded(f"header: {coded_elements} entropy-coded elements in all > {limits.MAX_TOTAL_CODED_ELEMENTS}")
     return Header(
         version=(version[0], version[1]),
         modality=modality,

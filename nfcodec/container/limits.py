@@ -10,6 +10,8 @@ MAX_TENSOR_RANK = 4
 MAX_TENSOR_ELEMENTS = 1 << 26  # per dimension and per tensor
 MAX_STAGE_RAW_BYTES = 1 << 28  # decompressed size of one stage chunk
 MAX_TOTAL_RAW_BYTES = 1 << 30  # decompressed size of all stage chunks together
+# elements of entropy-coded (qe) tensors in all: 1 GiB once decoded to binary32
+MAX_TOTAL_CODED_ELEMENTS = 1 << 28
 # Decompressed size of the NXFM chunk: a u32 per position of the largest signal (2^26 pixels).
 MAX_TRANSFORM_DATA_BYTES = 1 << 28
 MAX_EXTENT_AXES = 8  # axes of a stage's extent (a signal's domain has at most this many)

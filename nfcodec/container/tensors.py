@@ -1,4 +1,5 @@
-"""Stage payloads: tensors quantised to f32 / f16 / q8 / q16, concatenated, then zstd-compressed."""
+"""Stage payloads: tensors quantised to f32 / f16 / q8 / q16 or entropy-coded integer codes
+(qe), concatenated, then zstd-compressed (or not)."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -7,8 +8,8 @@ import numpy as np
 import zstandard
 
 from ..errors import InvalidPayload
-from . import limits
-from .header import TENSOR_DTYPES, StageSpec, TensorSpec
+from . import entropy, limits
+from .header import CODED_DTYPES, TENSOR_DTYPES, StageSpec, TensorSpec
 
 ZSTD_LEVEL = 19
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 frame magic, little-endian 0xFD2FB528
@@ -27,6 +28,8 @@ def quantise(values: np.ndarray, dtype: str, step: float | None = None) -> tuple
     np_dtype, _, quantised = TENSOR_DTYPES[dtype]
     if not np.all(np.isfinite(values)):
         raise ValueError("cannot store non-finite parameters")
+    if dtype in CODED_DTYPES:
+        return _quantise_coded(values, dtype, step)
     if quantised:
         limit = 127 if dtype == "q8" else 32767
         if step is None:
@@ -52,7 +55,27 @@ def quantise(values: np.ndarray, dtype: str, step: float | None = None) -> tuple
     return TensorSpec("", tuple(values.shape), dtype, step), raw, decoded
 
 
+def _quantise_coded(values: np.ndarray, dtype: str, step: float | None) -> tuple[TensorSpec, bytes, np.ndarray]:
+    """Integer codes round(v / step), entropy-coded (entropy.py); `step` is required: the
+    encoder chose it by rate-distortion cost."""
+    if step is None:
+        raise ValueError(f"{dtype} tensors need a quantisation step")
+    step = float(np.float32(step))
+    if not limits.MIN_QUANT_STEP <= step <= limits.MAX_QUANT_STEP:
+        raise ValueError(f"quantisation step {step!r} is outside [2^-126, 2^64]")
+    codes = np.rint(values.astype(np.float64) / step)
+    if codes.size and float(np.max(np.abs(codes))) > entropy.MAX_SYMBOL:
+        raise ValueError(f"values up to {float(np.max(np.abs(values))):g} need codes beyond 2^30 at step {step:g}")
+    codes = codes.astype(np.int64)
+    raw = entropy.encode_symbols(codes)
+    decoded = codes.astype(np.float32) * np.float32(step)
+    return TensorSpec("", tuple(values.shape), dtype, step, len(raw)), raw, decoded
+
+
 def decode_tensor(spec: TensorSpec, raw: bytes | memoryview) -> np.ndarray:
+    if spec.dtype in CODED_DTYPES:
+        codes = entropy.decode_symbols(raw, spec.numel)
+        return (codes.astype(np.float32) * np.float32(spec.step)).reshape(spec.shape)
     np_dtype, _, quantised = TENSOR_DTYPES[spec.dtype]
     values = np.frombuffer(raw, dtype=np_dtype, count=spec.numel).astype(np.float32).reshape(spec.shape)
     if quantised:
@@ -119,7 +142,7 @@ def unpack_stage(stage: StageSpec, data: memoryview, compression: str) -> dict[s
 
 
 def named(spec: TensorSpec, name: str) -> TensorSpec:
-    return TensorSpec(name, spec.shape, spec.dtype, spec.step)
+    return TensorSpec(name, spec.shape, spec.dtype, spec.step, spec.coded_bytes)
 
 
 def stage_tensor_specs(tensors: Mapping[str, TensorSpec]) -> list[TensorSpec]:

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .chunks import CHUNK_OVERHEAD, END_TYPE, HEADER_TYPE, SIGNATURE, STAGE_TYPE, TRANSFORM_DATA_TYPE, frame_chunk, is_critical
-from .header import FORMAT_VERSION, TensorSpec, pack_header
+from .header import CODED_DTYPES, CODED_FORMAT_VERSION, FORMAT_VERSION, TensorSpec, pack_header
 from .reader import NffFile, read
 from .tensors import compress, named, pack_stage, quantise
 
@@ -41,6 +41,19 @@ def encode_stage(stage: StageData, compression: str = "zstd", steps: Mapping[str
         raws.append(raw)
         decoded[name] = back
     return EncodedStage(stage.width, specs, pack_stage(raws, compression), decoded, stage.extent)
+
+
+def bytes_before_stages(stage_shapes: Sequence[Mapping[str, tuple[int, ...]]], extra_chunks: Sequence[tuple[str, bytes]] = (),
+                        **header: Any) -> int:
+    """The bytes a file will spend outside its stages' data (signature, header, framing, extra
+    chunks, NEND) when stage k holds `qe` tensors of `stage_shapes[k]`: the header packed with
+    placeholder steps and lengths of the largest encoding, so the estimate errs high by a few
+    bytes per tensor at most. Rate control charges it to the first stage."""
+    stages = [{"width": k + 1, "tensors": [{"name": n, "shape": list(shape), "dtype": "qe", "step": 0.1, "bytes": 1 << 20}
+                                            for n, shape in shapes.items()]} for k, shapes in enumerate(stage_shapes)]
+    chunks = len(extra_chunks) + len(stage_shapes) + 1
+    packed = pack_header({"version": list(CODED_FORMAT_VERSION), **header, "stages": stages, "index": [["NSTG", 1 << 20, 1 << 20]] * chunks})
+    return len(SIGNATURE) + CHUNK_OVERHEAD * (1 + chunks) + len(packed) + sum(len(data) for _, data in extra_chunks)
 
 
 def transform_data_chunk(raw: bytes) -> tuple[str, bytes]:
@@ -84,7 +97,7 @@ def assemble(
         index.append([chunk_type, offset, len(data)])
         offset += CHUNK_OVERHEAD + len(data)
     header = {
-        "version": list(FORMAT_VERSION),
+        "version": list(CODED_FORMAT_VERSION if any(t.dtype in CODED_DTYPES for s in stages for t in s.specs) else FORMAT_VERSION),
         "modality": modality,
         "signal": dict(signal),
         "transform": dict(transform),
@@ -106,7 +119,7 @@ def assemble(
     return result
 
 
-__all__ = ["StageData", "EncodedStage", "encode_stage", "assemble", "transform_data_chunk", "is_critical"]
+__all__ = ["StageData", "EncodedStage", "bytes_before_stages", "encode_stage", "assemble", "transform_data_chunk", "is_critical"]
 
 
 def _stage_entry(stage: EncodedStage) -> dict[str, Any]:

@@ -6,7 +6,7 @@ a composition `encoding -> MLP` (fields/field.py), not a class per combination.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -32,6 +32,13 @@ class ProgressiveEncoding(Protocol):
     def trainable_parameters(self, stage: int) -> list[nn.Parameter]: ...
 
     def stage_views(self, stage: int) -> dict[str, torch.Tensor]: ...
+
+    def coded_segments(self, stage: int) -> list[tuple[int, int]]:
+        """Where each level's entries lie in stage `stage`'s flat entries (quantisation-aware
+        training and its rate term); [] when the encoding has no entries."""
+
+    def set_quantiser(self, quantiser: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Read the entries the training stage adds through `quantiser` (None: as they are)."""
 
 
 class CentredCoordinates(nn.Module):
@@ -59,6 +66,12 @@ class CentredCoordinates(nn.Module):
     def stage_views(self, stage: int) -> dict[str, torch.Tensor]:
         return {}
 
+    def coded_segments(self, stage: int) -> list[tuple[int, int]]:
+        return []
+
+    def set_quantiser(self, quantiser: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        pass
+
 
 class GridLevels(nn.Module):
     """A multiresolution grid whose stage k adds levels [L_{k-1}, L_k) (coarse first). Stage k
@@ -74,6 +87,7 @@ class GridLevels(nn.Module):
         self.grid = GridEncoding(grid)
         self.levels = tuple(int(n) for n in levels)
         self.in_dim = grid.in_dim
+        self.quantiser: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
     def layout(self):  # noqa: ANN201 - GridLayout
@@ -92,7 +106,21 @@ class GridLevels(nn.Module):
 
     def forward(self, coords: torch.Tensor, stage: int, lattice: Lattice | None, dtype: torch.dtype) -> torch.Tensor:
         lo, hi = self.span(stage)
-        return self.grid(coords, hi, grad_levels=(lo, hi), dtype=dtype, lattice=lattice)
+        table = None
+        if self.quantiser is not None:
+            start, stop = self.table_span(stage)
+            t = self.grid.table
+            table = torch.cat([t[:start], self.quantiser(t[start:stop]), t[stop:]])
+        return self.grid(coords, hi, grad_levels=(lo, hi), dtype=dtype, lattice=lattice, table=table)
+
+    def coded_segments(self, stage: int) -> list[tuple[int, int]]:
+        lo, hi = self.span(stage)
+        f, offsets = self.grid.config.n_features, self.grid.layout.offsets
+        base = int(offsets[lo]) * f
+        return [(int(offsets[level]) * f - base, int(offsets[level + 1]) * f - base) for level in range(lo, hi)]
+
+    def set_quantiser(self, quantiser: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        self.quantiser = quantiser
 
     def grow(self, stage: int, generator: torch.Generator) -> None:
         self.grid.init_levels(range(*self.span(stage)), generator)

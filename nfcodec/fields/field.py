@@ -60,6 +60,14 @@ class Field(nn.Module):
         """Start the output at the signal mean (stage 1): a data-dependent init that saves steps."""
         self.mlp.set_output_bias(values)
 
+    def coded_segments(self, stage: int) -> list[tuple[int, int]]:
+        """Each level's entries within what stage `stage`'s encoding adds (its "table")."""
+        return self.encoding.coded_segments(stage)
+
+    def set_quantiser(self, quantiser: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Train against quantised encoding entries (train/quantisation.py), or stop (None)."""
+        self.encoding.set_quantiser(quantiser)
+
     def trainable_parameters(self, stage: int) -> list[nn.Parameter]:
         return self.encoding.trainable_parameters(stage) + self.mlp.trainable_parameters(stage)
 

@@ -154,27 +154,33 @@ class GridEncoding(nn.Module):
         backend: str | None = None,
         dtype: torch.dtype = torch.float32,
         lattice: Lattice | None = None,
+        table: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """coords [N, D] in [0, 1] -> features [N, n_levels * F]. `grad_levels` limits the table
         gradient to levels [lo, hi) (the others are frozen); default: every level used. `dtype`
         bfloat16 asks for features rounded to bf16 (for an MLP under bf16 autocast). `lattice`:
-        the coords are exactly its points (a fast path on the CPU)."""
+        the coords are exactly its points (a fast path on the CPU). `table`: values to read in
+        place of the parameter (quantisation-aware training), same layout."""
         n_levels = n_levels or self.config.n_levels
         grad_levels = grad_levels or (0, n_levels)
         backend = backend or select_backend(coords.device)
+        table = self.table if table is None else table
         if backend == "numba":
-            return _NumbaGrid.apply(self.table, coords.float(), self.layout, n_levels, grad_levels, dtype, lattice)
+            return _NumbaGrid.apply(table, coords.float(), self.layout, n_levels, grad_levels, dtype, lattice)
         if backend == "tcnn" and self.config.isotropic:  # tiny-cuda-nn has one resolution for all axes
-            out = tcnn_backend.encode(self.table, coords, self.layout, n_levels)
+            out = tcnn_backend.encode(table, coords, self.layout, n_levels)
             if out is not None:
                 return out.to(dtype)
-        return self.torch_forward(coords, n_levels).to(dtype)
+        return self.torch_forward(coords, n_levels, table).to(dtype)
 
-    def torch_forward(self, coords: torch.Tensor, n_levels: int) -> torch.Tensor:
+    def torch_forward(self, coords: torch.Tensor, n_levels: int, values: torch.Tensor | None = None) -> torch.Tensor:
+        values = self.table if values is None else values
+        f = self.config.n_features
         feats = []
         for level in range(n_levels):
             idx, w = torch_corner_indices_weights(coords, level, self.layout)
-            table = self.level_table(level)
+            lo, hi = int(self.layout.offsets[level]), int(self.layout.offsets[level + 1])
+            table = values[lo * f : hi * f].view(hi - lo, f)
             corners = table.index_select(0, idx.reshape(-1)).view(*idx.shape, self.config.n_features)
             # explicit corner order, as in the kernels: sum_c w_c * t_c, left to right
             acc = corners[..., 0, :] * w[..., 0:1]

@@ -182,16 +182,20 @@ def fit_progressive(
     initial_bias: torch.Tensor | None = None,
     loss: Loss = mse_loss,
     stage_sampler: Callable[[int], Sampler] | None = None,
+    stage_loss: Callable[[int], Loss] | None = None,
 ) -> list[StageFit]:
     """Grow and fit every stage in turn; `stage_sampler(k)`, when given, is stage k's batches
-    (temporal growth: the frames stage k covers), else `sampler` serves every stage."""
+    (temporal growth: the frames stage k covers), else `sampler` serves every stage;
+    `stage_loss(k)`, when given, is stage k's loss (called once the stage has grown: a
+    rate term over what it adds), else `loss`."""
     generator = torch.Generator().manual_seed(config.seed)
     fits = []
     for stage in range(1, len(field.widths) + 1):
         field.grow(stage, generator)
         if stage == 1 and initial_bias is not None and hasattr(field, "set_output_bias"):
             field.set_output_bias(initial_bias)
-        fit = fit_stage(field, stage, stage_sampler(stage) if stage_sampler else sampler, config, generator, progress, loss)
+        stage_fn = stage_loss(stage) if stage_loss else loss
+        fit = fit_stage(field, stage, stage_sampler(stage) if stage_sampler else sampler, config, generator, progress, stage_fn)
         if on_stage_end is not None:
             on_stage_end(stage, fit)
         fits.append(fit)

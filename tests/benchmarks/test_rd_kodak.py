@@ -2,6 +2,7 @@
 bundled sample, classic codecs and our stages) that writes its JSON."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -25,12 +26,18 @@ def test_rd_kodak_runs_every_codec_and_ours(tmp_path: Path, monkeypatch) -> None
     data = tmp_path / "kodak"
     data.mkdir()
     shutil.copy(bench_support.SAMPLE, data / "kodim23.png")
-    monkeypatch.setattr(bench, "ours", lambda path: [(0.1, 25.0), (0.5, 30.0), (1.5, 35.0), (3.0, 39.0)])
+    monkeypatch.setattr(bench, "RATES", (0.5, 1.0))
+    monkeypatch.setattr(bench, "PROGRESSIVE", (1.0, 2))
     out = tmp_path / "rd.json"
-    bench.main(["--data-dir", str(data), "--out", str(out)])
+    bench.main(["--data-dir", str(data), "--out", str(out), "--steps", "8"])
     data = json.loads(out.read_text())
-    assert set(data["curves"]) == {"jpeg", "webp", "avif", "jxl", "nfc"}
+    assert set(data["curves"]) == {"jpeg", "webp", "avif", "jxl", "nfc", "nfc_progressive"}
     for name, quality in bench.QUALITIES.items():
         points = data["curves"][name]
         assert len(points) == len(quality) and all(0 < bpp < 24 and 20 < p < 60 for bpp, p in points)
-    assert data["bd_rate_percent"]["jpeg"] is not None
+    ours = data["curves"]["nfc"]
+    assert [round(b, 1) for b, _ in ours] == [0.5, 1.0] and all(0.95 * r <= b <= r for (b, _), r in zip(ours, (0.5, 1.0)))
+    assert len(data["curves"]["nfc_progressive"]) == 2 and data["seconds"]["decode_mean"]
+    if importlib.util.find_spec("matplotlib") is not None:  # the plot extra
+        assert data["plots"] == ["rd.png", "rd.svg"] and out.with_suffix(".svg").stat().st_size > 0
+    assert any(row[0].startswith("beat JPEG") for row in data["targets"])
