@@ -10,6 +10,7 @@ Ours is measured on the mesh `nfc decode --resolution N` extracts. Two independe
 of the same surface give Chamfer-L1 ~2.0e-3 at 100k points: the floor no codec goes under.
 
     python benchmarks/sdf_vs_draco.py ../shared/data/meshes/*.obj
+    python benchmarks/sdf_vs_draco.py ../shared/data/meshes/*.obj --size 12KB --stages 1   # a size goal
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("meshes", nargs="*", type=Path, default=[REPO / "samples" / "bunny_6k.obj"])
     ap.add_argument("--steps", type=int, default=None, help="training steps per stage [default: the encode's]")
     ap.add_argument("--stages", type=int, default=4)
+    ap.add_argument("--size", help="encode with this size goal, e.g. 12KB (an entropy-coded file, issue 14) [default: the fixed-size field]")
     ap.add_argument("--resolution", type=int, default=256, help="marching cubes lattice for our quality")
     ap.add_argument("--decode-resolutions", default="256,512", help="N for the decode time / memory rows ('' to skip)")
     ap.add_argument("--out", type=Path, default=RESULTS / "sdf_vs_draco.json")
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for path in args.meshes:
             signal = SHAPE.read(path, {})
             triangles = len(signal.mesh.faces)
-            encoded = encode_signal(SHAPE, signal, EncodeConfig(stages=args.stages, steps=args.steps))
+            encoded = encode_signal(SHAPE, signal, EncodeConfig(stages=args.stages, steps=args.steps, size=args.size))
             entry: dict[str, Any] = {"mesh": path.name, "triangles": triangles, "encode_seconds": encoded.seconds,
                                      "ours": [], "draco": []}
             for stage in encoded.stages:

@@ -45,7 +45,7 @@ from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime,
 
 from nfcodec.fields.base import Lattice  # noqa: E402
 from nfcodec.codec import EncodeConfig, encode_image, resolve_device  # noqa: E402
-from nfcodec.presets import build_field  # noqa: E402
+from nfcodec.presets import build_field, default_stages  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
 from nfcodec.modalities.image import ImageGeometry, ImageSignal, read_image  # noqa: E402
 from nfcodec.train import InMemorySampler, TrainConfig, fit_progressive, make_optimiser, optimise, predict_lattice  # noqa: E402
@@ -302,7 +302,7 @@ def run_encode(paths: list[Path], args: argparse.Namespace) -> dict[str, Any]:
                           "bytes": len(result.data), "stage_psnr": stage_psnr, "stage_bpp": [s.prefix_bytes * 8 / result.pixels for s in result.stages]})
         log(f"encode {path.stem}: {stage_psnr[-1]:.2f} dB, {result.bpp:.3f} bpp, {result.seconds:.1f} s")
     summary = {key: float(np.mean([r[key] for r in per_image])) for key in ("psnr", "bpp", "seconds")}
-    return {"config": {"arch": config.arch, "stages": config.stages, "steps": config.steps}, "per_image": per_image,
+    return {"config": {"arch": config.arch, "stages": default_stages(config), "steps": config.steps}, "per_image": per_image,
             "summary": {f"mean_{k}": v for k, v in summary.items()}}
 
 

@@ -9,6 +9,7 @@ best quality whose file is no larger than ours. PSNR is RGB, per frame, averaged
 (classic codecs go through 4:2:0, as they would in use); bpp = bits / (frames x H x W).
 
     python benchmarks/video_rd.py --frames 24 --width 320
+    python benchmarks/video_rd.py --frames 24 --width 320 --bpp 0.3 --stages 1   # a rate goal
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def matched(frames: np.ndarray, fps: float, codec: str, budget: int, work: Path)
     return {"setting": lo, "bytes": size, "psnr": quality, "fits": size <= budget, "encodes": len(tried)}
 
 
-def ours(path: Path, options: dict[str, Any], steps: int | None) -> tuple[dict[str, Any], np.ndarray, float]:
+def ours(path: Path, options: dict[str, Any], steps: int | None, goal: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray, float]:
     import torch
 
     from nfcodec import container
@@ -89,7 +90,7 @@ def ours(path: Path, options: dict[str, Any], steps: int | None) -> tuple[dict[s
 
     signal = VIDEO.read(path, options)
     start = time.perf_counter()
-    result = encode_signal(VIDEO, signal, EncodeConfig(steps=steps, input_options=options))
+    result = encode_signal(VIDEO, signal, EncodeConfig(steps=steps, input_options=options, **goal))
     encode_s = time.perf_counter() - start
     decoder = Decoder(container.read(result.data))
     decoder.load(container.read(result.data), len(result.stages))
@@ -111,7 +112,8 @@ def run_clip(path: Path, args: argparse.Namespace, work: Path) -> dict[str, Any]
     source = probe_source(path, {})
     height = round(source.height * args.width / source.width / 2) * 2 if source.width > args.width else source.height
     options = {"frames": f"0:{args.frames}", **({"resize": f"{args.width}x{height}"} if source.width > args.width else {})}
-    row, frames, fps = ours(path, options, args.steps)
+    goal = {k: v for k, v in {"bpp": args.bpp, "stages": args.stages}.items() if v is not None}
+    row, frames, fps = ours(path, options, args.steps, goal)
     row["clip"] = path.name
     row["classic"] = {c: matched(frames, fps, c, row["bytes"], work) for c in args.codecs}
     return row
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--width", type=int, default=320, help="scale wider clips to this width (even height kept in proportion)")
     ap.add_argument("--steps", type=int, default=None, help="training steps per stage [default: the encode's]")
     ap.add_argument("--codecs", default=",".join(CLASSIC), help="classic codecs, comma-separated")
+    ap.add_argument("--bpp", type=float, help="encode with this rate goal (an entropy-coded file, issue 14) [default: the fixed-size field]")
+    ap.add_argument("--stages", type=int, help="stages of our file [default: the encode's]")
     ap.add_argument("--json-out", type=Path, default=RESULTS / "video_rd.json")
     args = ap.parse_args(argv)
     args.codecs = [c for c in args.codecs.split(",") if c]

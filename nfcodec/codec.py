@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .errors import UsageError
 from .fsutil import atomic_write, check_output_path
 from .modalities import Modality, Signal, modality_for_input
 from .modalities.image import IMAGE, ImageSignal
-from .presets import ARCH_DEFAULTS, CODED_DEFAULTS, build_field
+from .presets import ARCH_DEFAULTS, CODED_DEFAULTS, GOAL_OPTIONS, build_field, default_stages
 from .ratecontrol import SIZE_TOLERANCE, Goal, goal_from_options, stage_prefix_bytes
 from .progress import SILENT, Progress
 from .stages import CodingPlan, StageWriter
@@ -43,7 +43,7 @@ __all__ = [  # the codec API (decoding re-exported from decoding.py)
 @dataclass
 class EncodeConfig:
     arch: str = "grid"
-    stages: int = 4
+    stages: int | None = None  # None: 4, or 2 with a rate or quality goal (resolved_config)
     widths: tuple[int, ...] | None = None  # explicit stage widths; default: the arch's rule
     steps: int | None = None  # training steps per stage (default: the arch's)
     lr: float | None = None
@@ -84,10 +84,21 @@ def coded_steps(single_stage: int, effort: str, stages: int) -> int:
     return max(20, round(single_stage * EFFORT_STEPS[effort] / math.sqrt(stages)))
 
 
+def has_goal(config: EncodeConfig) -> bool:
+    return any(getattr(config, k) is not None for k in GOAL_OPTIONS)
+
+
+def resolved_config(config: EncodeConfig | None) -> EncodeConfig:
+    """The config with the defaults that depend on other options filled in (the stage count)."""
+    config = config or EncodeConfig()
+    return config if config.stages is not None else replace(config, stages=default_stages(config))
+
+
 def validate_config(config: EncodeConfig, modality: Modality | None = None) -> None:
     """Every option checked before any work (reading the input included): a UsageError now
     instead of a failure after minutes of training. With `modality`, also whether it admits
     the transforms asked for."""
+    config = resolved_config(config)
     if config.arch not in ARCH_DEFAULTS:
         raise UsageError(f"unknown architecture {config.arch!r} (known: {', '.join(sorted(ARCH_DEFAULTS))})")
     if not 1 <= config.stages <= container.limits_max_stages():
@@ -111,6 +122,8 @@ def validate_config(config: EncodeConfig, modality: Modality | None = None) -> N
     if config.effort not in EFFORT_STEPS:
         raise UsageError(f"unknown effort {config.effort!r} (known: {', '.join(EFFORT_STEPS)})")
     goal_from_options(config.bpp, config.size, config.psnr, config.stage_bpp, 1 << 20, config.stages)  # malformed targets
+    if config.arch == "siren" and has_goal(config):
+        raise UsageError("rate and quality goals need a field with a table to code (--arch grid); a SIREN has none")
     if config.psnr is not None and modality is not None and modality.headline != "psnr":
         raise UsageError(f"--psnr: {modality.name} files measure {modality.headline}, not PSNR; use --size")
     if config.compression not in ("zstd", "none"):
@@ -249,7 +262,7 @@ def encode_signal(
 ) -> EncodeResult:
     """Fit a progressive field to a signal of any modality and return the `.nff` bytes with
     per-stage reports."""
-    config = config or EncodeConfig()
+    config = resolved_config(config)
     validate_config(config, modality)
     fixed, candidates = parse_transform_choice(config.transform)
     start = time.perf_counter()
@@ -285,9 +298,9 @@ def encode_signal(
         "compression": "none" if goal else config.compression,
         "encoder": {"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps, "lr": lr},
     }
+    before = container.bytes_before_stages([field_model.stage_shapes(k) for k in range(1, len(field_model.widths) + 1)], extra_chunks, **header)
     plan = None if goal is None else CodingPlan(
-        stage_prefix_bytes(goal, len(field_model.widths)), goal.psnr,
-        container.bytes_before_stages([field_model.stage_shapes(k) for k in range(1, len(field_model.widths) + 1)], extra_chunks, **header),
+        stage_prefix_bytes(goal, len(field_model.widths), before), goal.psnr, before,
         defaults["table_step"], geometry.num_points, steps, fast=config.effort == "fast", trained_psnr_offset=offset)
     # The field learns the transformed signal; every reported quality is measured after inverting.
     writer = StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress, extents, plan)
@@ -317,7 +330,7 @@ def encode_signal(
 
     data = assemble()
     if goal is not None and goal.sized:
-        data = _land_on_size(writer, assemble, data, stage_prefix_bytes(goal, len(field_model.widths))[-1])
+        data = _land_on_size(writer, assemble, data, plan.prefix_bytes[-1])
     raw_bytes = modality.raw_bytes(geometry)
     return EncodeResult(
         data, modality.name, config.arch, transform.describe(), _reports(writer, data), time.perf_counter() - start,
@@ -335,7 +348,7 @@ def _land_on_size(writer: StageWriter, assemble: Any, data: bytes, file_bytes: i
         return data
     last = writer.encoded[-1]
     rest = len(data) - len(last.payload)
-    slack = 8  # the header's "bytes" and step entries may grow by a few bytes
+    slack = 16  # the header's "bytes" and step entries may grow by a few bytes
     writer.recode_last(max(8, file_bytes - rest - slack))
     return assemble()
 
@@ -404,7 +417,7 @@ def search_file(
     progress: Progress = SILENT,
 ) -> SearchResult:
     """Run only the transform search an encode would run on a file (any modality)."""
-    config = config or EncodeConfig()
+    config = resolved_config(config)
     modality = modality_for_input(input_path, config.input_options)
     validate_config(config, modality)
     if admitted_transforms(modality, config.grow) == {"identity"}:
@@ -424,7 +437,7 @@ def encode(
     """Encode a file (its modality found from its contents) to `.nff` (default: beside the
     input); the output appears atomically. Every check runs before any training."""
     output = Path(output_path) if output_path else Path(input_path).with_suffix(".nff")
-    config = config or EncodeConfig()
+    config = resolved_config(config)
     modality = modality_for_input(input_path, config.input_options)  # what the input is, before where the output goes
     validate_config(config, modality)
     check_output_path(output, inputs=[input_path])

@@ -61,10 +61,27 @@ CODED_DEFAULTS: dict[str, dict[str, Any]] = {
         "n_features": 1,
         "log2_hashmap_size": 22,  # large enough that no level hashes
         "base_resolution": 6,
-        "mlp_width": 32,
+        "mlp_width": 64,
         "hidden_layers": 1,
+        # stage k > 1 adds one level (the finest last) and doubles the MLP: measured on a Kodak
+        # crop at 2 bpp in 4 stages, 26.7 dB where an equal split of levels and units gave 24.3
+        "stage_split": "octaves",
     },
 }
+
+
+GOAL_OPTIONS = ("bpp", "size", "psnr", "stage_bpp")
+
+
+def default_stages(config: Any) -> int:
+    """Stages of an encode that did not say: its --widths' count, else 4, or 2 with a rate or
+    quality goal (measured on a Kodak crop at 2 bpp: a 2-stage file's full width matched a
+    single-stage file, 4 stages lost 2.5 dB; README "Rate control")."""
+    if config.stages is not None:
+        return config.stages
+    if config.widths:
+        return len(config.widths)
+    return 2 if any(getattr(config, k, None) is not None for k in GOAL_OPTIONS) else 4
 
 
 def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: tuple[int, ...] | None = None,
@@ -73,7 +90,7 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: t
     `resolution`: the finest useful grid resolution per axis (the domain's; None: the longest
     side on every axis); `overrides`: the modality's changes to the defaults
     (Modality.field_defaults; a grid's "max_resolution" caps every axis)."""
-    arch, stages = config.arch, config.stages
+    arch, stages = config.arch, default_stages(config)
     field_cls = FIELDS.by_name(arch).load()
     d = {**ARCH_DEFAULTS[arch], **(overrides or {})}
     in_dim = len(shape)
@@ -89,13 +106,30 @@ def build_field(config: Any, shape: tuple[int, ...], out_dim: int, resolution: t
             raise UsageError("a grid has 1..32 levels: the last of --widths must be at most 32")
         if not 1 <= stages <= n_levels:
             raise UsageError(f"a grid of {n_levels} levels supports 1..{n_levels} stages")
-        # Stage k owns an equal share of the levels (coarse first) and of the MLP width.
-        widths = tuple(config.widths) if config.widths else tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
-        mlp = tuple(max(1, round(d["mlp_width"] * k / stages)) for k in range(1, stages + 1))
+        widths = tuple(config.widths) if config.widths else stage_levels(n_levels, stages, d.get("stage_split", "even"))
+        mlp = stage_units(d["mlp_width"], stages, d.get("unit_split", d.get("stage_split", "even")))
         resolution = tuple(min(r, d.get("max_resolution", r)) for r in (resolution or (max(shape),) * in_dim))
         grid = _grid_config(in_dim, n_levels, d["log2_hashmap_size"], d["base_resolution"], resolution, d["n_features"])
         return field_cls.build(widths, mlp, grid, out_dim, d["hidden_layers"])
     raise UnknownCodecId(f"no encoder for field architecture {arch!r}")
+
+
+def stage_levels(n_levels: int, stages: int, split: str) -> tuple[int, ...]:
+    """Levels through each stage. "even": an equal share each (coarse first); "octaves": the
+    last K-1 stages one level each, finest last, stage 1 every coarser level (an octave
+    pyramid's level holds about as many entries as every coarser one together, and each stage
+    of a sized file doubles it)."""
+    if split == "octaves":
+        return tuple(n_levels - stages + k for k in range(1, stages + 1))
+    return tuple(round(n_levels * k / stages) for k in range(1, stages + 1))
+
+
+def stage_units(width: int, stages: int, split: str) -> tuple[int, ...]:
+    """MLP units through each stage: an equal share each ("even"), or doubling ("octaves":
+    the later, larger stages read their levels through more new units)."""
+    if split == "octaves":
+        return tuple(max(1, round(width * 2.0 ** (k - stages))) for k in range(1, stages + 1))
+    return tuple(max(1, round(width * k / stages)) for k in range(1, stages + 1))
 
 
 def probe_field(config: Any, crop_shape: tuple[int, ...], full_shape: tuple[int, ...], out_dim: int) -> Any:

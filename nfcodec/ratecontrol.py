@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .container import CHUNK_OVERHEAD
-from .container.entropy import MAX_ALPHABET
+from .container.entropy import max_alphabet
 from .container.tensors import quantise
 from .errors import UsageError
 from .train.quantisation import RateTarget
@@ -75,27 +75,30 @@ def goal_from_options(bpp: float | None, size: str | int | None, psnr: float | N
             raise UsageError(f"--bpp must be a positive number, got {bpp!r}")
         return Goal(file_bytes=max(64, int(bpp * points / 8)))
     if size is not None:
+        if isinstance(size, bool) or (isinstance(size, int) and size < 64):
+            raise UsageError(f"--size {size!r}: a file needs at least 64 bytes")
         return Goal(file_bytes=size if isinstance(size, int) else parse_size(size))
     if psnr is not None:
         if not (math.isfinite(psnr) and 5 <= psnr <= 80):
             raise UsageError(f"--psnr must be between 5 and 80 dB, got {psnr!r}")
         return Goal(psnr=float(psnr))
     if stage_bpp is not None:
-        rates = parse_rates(stage_bpp) if isinstance(stage_bpp, str) else tuple(stage_bpp)
+        rates = parse_rates(stage_bpp if isinstance(stage_bpp, str) else ",".join(str(float(r)) for r in stage_bpp))
         if len(rates) != stages:
             raise UsageError(f"--stage-bpp gives {len(rates)} rates for {stages} stages (set --stages {len(rates)})")
         return Goal(stage_bytes=tuple(max(64, int(r * points / 8)) for r in rates))
     return None
 
 
-def stage_prefix_bytes(goal: Goal, stages: int) -> list[int] | None:
-    """Prefix bytes through each stage: the asked ones, or a whole-file size split so each
-    stage doubles the file (the preview stages stay small)."""
+def stage_prefix_bytes(goal: Goal, stages: int, header: int = 0) -> list[int] | None:
+    """Prefix bytes through each stage: the asked ones, or a whole-file size whose stage data
+    (what the `header` bytes leave) is split so each stage doubles it (the previews stay small)."""
     if goal.stage_bytes is not None:
         return list(goal.stage_bytes)
     if goal.file_bytes is None:
         return None
-    return [int(goal.file_bytes * 2.0 ** (k - stages)) for k in range(1, stages + 1)]
+    data = goal.file_bytes - header
+    return [header + int(data * 2.0 ** (k - stages)) for k in range(1, stages + 1)]
 
 
 def stage_target(prefix: Sequence[int] | None, psnr: float | None, stage: int, spent: int) -> RateTarget:
@@ -132,9 +135,9 @@ def coded_bytes(tensors: Mapping[str, np.ndarray], steps: Mapping[str, float]) -
 
 
 def min_step(values: np.ndarray) -> float:
-    """The smallest step whose codes fit one stream's alphabet (entropy.MAX_ALPHABET values)."""
+    """The smallest step whose codes fit one stream's alphabet (entropy.max_alphabet values)."""
     span = float(np.max(values) - np.min(values)) if values.size else 0.0
-    return float(np.nextafter(np.float32(max(span / (MAX_ALPHABET - 4), 2.0**-120)), np.float32(np.inf)))
+    return float(np.nextafter(np.float32(max(span / (max_alphabet(values.size) - 4), 2.0**-120)), np.float32(np.inf)))
 
 
 def choose_weight_steps(tensors: Mapping[str, np.ndarray], table_step: float, lam: float, points: int,
@@ -221,7 +224,8 @@ def land_table(tensors: Mapping[str, np.ndarray], steps: Mapping[str, float], bu
 
 
 def stage_budget(target: RateTarget) -> int | None:
-    """A stage's coded-tensor bytes: its bits less its chunk framing."""
+    """A stage's coded-tensor bytes: its bits less its chunk's framing (the header and the
+    other chunks are charged before the first stage: container.bytes_before_stages)."""
     if target.bits is None:
         return None
     return max(8, int(target.bits // 8) - CHUNK_OVERHEAD)

@@ -21,7 +21,7 @@ from .modalities import Modality, Signal
 from .container.tensors import quantise
 from .presets import ARCH_DEFAULTS, quant_step, storage_dtype
 from .progress import Progress
-from .ratecontrol import CODED_DTYPE, choose_weight_steps, land_table, stage_budget, stage_target
+from .ratecontrol import CODED_DTYPE, choose_weight_steps, coded_bytes, land_table, stage_budget, stage_target
 from .train import StageFit
 from .train.loop import Loss
 from .train.quantisation import RateController, RateTarget, Schedule, TableQuantiser, initial_lambda, rate_distortion_loss
@@ -62,6 +62,7 @@ class StageWriter:
         self.quality: list[dict[str, float]] = []
         self.prefreeze: dict[int, dict[str, np.ndarray]] = {}  # stage tensors when their table codes were chosen
         self.table_steps: dict[int, float] = {}
+        self.frozen_steps: dict[int, dict[str, float]] = {}
 
     # ---- training side (entropy-coded encodes) -------------------------------------------
 
@@ -94,7 +95,9 @@ class StageWriter:
     def target(self, stage: int) -> RateTarget:
         plan = self.plan
         spent = plan.header_bytes + sum(len(e.payload) + container.CHUNK_OVERHEAD for e in self.encoded)
-        return stage_target(plan.prefix_bytes, plan.psnr, stage, spent)
+        # the controller compares the goal with batches of the trained (transformed) signal
+        psnr = None if plan.psnr is None else plan.psnr + plan.trained_psnr_offset
+        return stage_target(plan.prefix_bytes, psnr, stage, spent)
 
     def finalise(self, stage: int, fit: StageFit) -> None:
         extent = self.extents[stage - 1]
@@ -135,6 +138,7 @@ class StageWriter:
         steps, coded = self._choose(stage, tensors, stage_budget(self.targets[stage]))
         _, _, table = quantise(coded["table"], CODED_DTYPE, steps["table"])
         self.table_steps[stage] = steps["table"]
+        self.frozen_steps[stage] = steps
         quantiser.freeze(torch.from_numpy(table).reshape(-1))
         field.set_quantiser(quantiser)
 
@@ -147,6 +151,8 @@ class StageWriter:
             coded = {**tensors, "table": quantiser.frozen.numpy().reshape(tensors["table"].shape)}
             steps = choose_weight_steps(coded, self.table_steps[stage], self.controllers[stage].lam, self.plan.points,
                                         self._evaluator(stage, tensors), self.plan.fast)
+            if budget is not None and coded_bytes(coded, steps)[0] > budget:
+                steps = self.frozen_steps[stage]  # the steps the stage landed with
         else:
             steps, coded = self._choose(stage, tensors, budget)
         self.field.load_stage_tensors(stage, tensors)
@@ -163,8 +169,8 @@ class StageWriter:
         steps = choose_weight_steps(tensors, table_step, self.controllers[stage].lam, plan.points, evaluate, plan.fast)
         target = self.targets[stage]
         meets = None
-        if target.psnr is not None:
-            goal_mse = 10 ** (-(target.psnr + plan.trained_psnr_offset) / 10)
+        if target.psnr is not None:  # already in the trained domain (target())
+            goal_mse = 10 ** (-target.psnr / 10)
             meets = lambda decoded: evaluate(decoded) <= goal_mse  # noqa: E731
         return land_table(tensors, steps, budget, meets)
 

@@ -100,7 +100,7 @@ def test_goals_refuse_what_they_cannot_mean(photo: Path, tmp_path: Path) -> None
 
 
 def test_a_clip_lands_on_its_bpp(tmp_path: Path) -> None:
-    result = _encode(CLIP, tmp_path / "v.nff", bpp=1.0, stages=1, steps=15, input_options={"frames": "0:4", "resize": "96x80"})
+    result = _encode(CLIP, tmp_path / "v.nff", bpp=1.0, stages=1, steps=40, input_options={"frames": "0:4", "resize": "96x80"})
     assert 0.95 <= result.bpp <= 1.0
     assert result.stages[0].psnr > 15
 
@@ -121,3 +121,19 @@ def test_cli_takes_the_goals(photo: Path, tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "nfcodec", "encode", str(photo), "-o", str(tmp_path / "x.nff"), "--bpp", "1", "--psnr", "30"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "choose one" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_goal_defaults_to_two_stages_and_a_siren_refuses_goals(photo: Path, tmp_path: Path) -> None:
+    result = encode(photo, tmp_path / "two.nff", EncodeConfig(transform="none", steps=20, bpp=2.0))
+    assert len(result.stages) == 2
+    assert len(encode(photo, tmp_path / "four.nff", EncodeConfig(transform="none", steps=5)).stages) == 4
+    with pytest.raises(UsageError, match="SIREN"):
+        _encode(photo, tmp_path / "siren.nff", arch="siren", bpp=1.0)
+    with pytest.raises(UsageError, match="64 bytes"):
+        _encode(photo, tmp_path / "tiny.nff", size=True)
+
+
+def test_a_psnr_goal_is_met_through_a_rescaling_transform(photo: Path, tmp_path: Path) -> None:
+    """'halve' trains on values / 2: the controller must aim 6 dB above the goal in its domain."""
+    result = encode(photo, tmp_path / "halve.nff", EncodeConfig(transform="halve", steps=40, psnr=24.0, stages=1))
+    assert result.transform["name"] == "affine" and result.stages[-1].psnr >= 24.0 - 0.3

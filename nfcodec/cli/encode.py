@@ -30,13 +30,13 @@ def _transform(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     return value.strip()
 
 
-_FRAME_SIZE = re.compile(r"[0-9]+x[0-9]+")
+_FRAME_SIZE = re.compile(r"[0-9]+x[0-9]+", re.IGNORECASE)
 
 
 @click.command("encode")
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output .nff path [default: INPUT with .nff suffix].")
-@click.option("--stages", type=click.IntRange(1, 64), default=4, show_default=True, help="Number of progressive stages (decodable widths).")
+@click.option("--stages", type=click.IntRange(1, 64), help="Number of progressive stages (decodable widths) [default: 4; 2 with a rate or quality goal].")
 @click.option("--widths", callback=_widths, help="Explicit stage widths (overrides --stages): SIREN hidden widths, e.g. 30,69,110,151; grid levels "
                    "used by each stage, e.g. 10,12,14,16 (quality layers: every stage reaches fine levels; "
                    "the default 4,8,12,16 is coarse-to-fine, for small previews).")
@@ -129,7 +129,7 @@ def encode_command(input_path, output, stages, widths, steps, arch, lr, batch_si
 
     config = EncodeConfig(
         arch=arch,
-        stages=len(widths) if widths else stages,
+        stages=len(widths) if widths else stages,  # None: the default for the options given
         widths=widths,
         steps=steps,
         lr=lr,

@@ -17,11 +17,17 @@ from ..errors import InvalidPayload
 
 PRECISION = 24  # frequencies sum to 2^24 (constriction's default AnsCoder precision)
 TOTAL = 1 << PRECISION
-MAX_ALPHABET = 1 << 16  # symbols lo .. lo + n - 1, n at most this
+MAX_ALPHABET = 1 << 16  # symbols lo .. lo + n - 1, n at most this (and max_alphabet(count))
 MAX_SYMBOL = 1 << 30  # |symbol| bound: codes times a binary32 step stay finite and exact
 CONSTANT, GEOMETRIC, TABLE = 0, 1, 2
 GEOMETRIC_UNIT = 1 << 16  # the geometric model's weight at its centre
 MAX_TABLE_SHIFT = 24
+
+
+def max_alphabet(count: int) -> int:
+    """The largest alphabet a stream of `count` codes may declare: max(256, 4 count), at most
+    2^16, so a model's cost stays proportional to the codes it serves."""
+    return min(MAX_ALPHABET, max(256, 4 * count))
 
 
 # ---- varints ---------------------------------------------------------------------------
@@ -160,8 +166,8 @@ def encode_symbols(symbols: np.ndarray) -> bytes:
     if max(-lo, hi) > MAX_SYMBOL:
         raise ValueError(f"symbols up to {max(-lo, hi)} exceed {MAX_SYMBOL}")
     n = hi - lo + 1
-    if n > MAX_ALPHABET:
-        raise ValueError(f"symbols span {n} values, more than {MAX_ALPHABET}")
+    if n > max_alphabet(flat.size):
+        raise ValueError(f"{flat.size} symbols span {n} values, more than {max_alphabet(flat.size)}")
     if n == 1:
         return bytes([CONSTANT]) + _model_prefix(lo, 1)
     counts = np.bincount(flat - lo, minlength=n).astype(np.int64)
@@ -200,14 +206,15 @@ def _categorical(freqs: np.ndarray):  # noqa: ANN202 - constriction model
     return constriction.stream.model.Categorical((freqs - 1).astype(np.float64), perfect=False)
 
 
-def read_model(data: bytes | memoryview) -> tuple[int, int, np.ndarray | None, int]:
-    """(kind, lo, frequencies or None for a constant, offset of the coded words), validated."""
+def read_model(data: bytes | memoryview, count: int) -> tuple[int, int, np.ndarray | None, int]:
+    """(kind, lo, frequencies or None for a constant, offset of the coded words) of a stream
+    of `count` codes, validated."""
     cur = _Cursor(data)
     kind = cur.byte()
     if kind not in (CONSTANT, GEOMETRIC, TABLE):
         raise InvalidPayload(f"entropy-coded tensor: unknown model kind {kind}")
     lo, n = _unzigzag(cur.uvarint()), cur.uvarint()
-    if not 1 <= n <= MAX_ALPHABET or lo < -MAX_SYMBOL or lo + n - 1 > MAX_SYMBOL:
+    if not 1 <= n <= max_alphabet(count) or lo < -MAX_SYMBOL or lo + n - 1 > MAX_SYMBOL:
         raise InvalidPayload(f"entropy-coded tensor: alphabet of {n} symbols from {lo} is out of range")
     if kind == CONSTANT:
         if n != 1:
@@ -230,16 +237,16 @@ def read_model(data: bytes | memoryview) -> tuple[int, int, np.ndarray | None, i
 
 
 def decode_symbols(data: bytes | memoryview, count: int) -> np.ndarray:
-    """`count` int64 symbols from a stream; InvalidPayload unless the stream holds exactly them
+    """`count` int32 symbols from a stream; InvalidPayload unless the stream holds exactly them
     (the coder ends in its initial state with every word read)."""
     import constriction
 
-    kind, lo, freqs, offset = read_model(data)
+    kind, lo, freqs, offset = read_model(data, count)
     words_bytes = len(data) - offset
     if kind == CONSTANT:
         if words_bytes:
             raise InvalidPayload("entropy-coded tensor: bytes after a constant model")
-        return np.full(count, lo, dtype=np.int64)
+        return np.full(count, lo, dtype=np.int32)
     if words_bytes % 4:
         raise InvalidPayload("entropy-coded tensor: coded words are not whole 32-bit words")
     words = np.frombuffer(bytes(memoryview(data)[offset:]), dtype="<u4").astype(np.uint32)
@@ -253,4 +260,5 @@ def decode_symbols(data: bytes | memoryview, count: int) -> np.ndarray:
         raise InvalidPayload(f"entropy-coded tensor: corrupt stream ({exc})") from None
     if not consumed:
         raise InvalidPayload("entropy-coded tensor: the stream holds more than its symbols")
-    return symbols.astype(np.int64) + lo
+    symbols += np.int32(lo)  # in place: |code| <= 2^30 fits int32
+    return symbols

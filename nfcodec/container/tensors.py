@@ -74,8 +74,9 @@ def _quantise_coded(values: np.ndarray, dtype: str, step: float | None) -> tuple
 
 def decode_tensor(spec: TensorSpec, raw: bytes | memoryview) -> np.ndarray:
     if spec.dtype in CODED_DTYPES:
-        codes = entropy.decode_symbols(raw, spec.numel)
-        return (codes.astype(np.float32) * np.float32(spec.step)).reshape(spec.shape)
+        values = entropy.decode_symbols(raw, spec.numel).astype(np.float32)  # int32 codes, exact below 2^24
+        values *= np.float32(spec.step)
+        return values.reshape(spec.shape)
     np_dtype, _, quantised = TENSOR_DTYPES[spec.dtype]
     values = np.frombuffer(raw, dtype=np_dtype, count=spec.numel).astype(np.float32).reshape(spec.shape)
     if quantised:

@@ -45,15 +45,17 @@ def encode_stage(stage: StageData, compression: str = "zstd", steps: Mapping[str
 
 def bytes_before_stages(stage_shapes: Sequence[Mapping[str, tuple[int, ...]]], extra_chunks: Sequence[tuple[str, bytes]] = (),
                         **header: Any) -> int:
-    """The bytes a file will spend outside its stages' data (signature, header, framing, extra
-    chunks, NEND) when stage k holds `qe` tensors of `stage_shapes[k]`: the header packed with
-    placeholder steps and lengths of the largest encoding, so the estimate errs high by a few
-    bytes per tensor at most. Rate control charges it to the first stage."""
+    """The bytes a file will spend outside its stage chunks (signature, framed header, framed
+    extra chunks, NEND) when stage k holds `qe` tensors of `stage_shapes[k]`: the header packed
+    with placeholder steps and lengths of the largest encoding, so the estimate errs high by a
+    few bytes per tensor at most. Rate control charges it to the first stage (each stage chunk's
+    own framing to its stage)."""
     stages = [{"width": k + 1, "tensors": [{"name": n, "shape": list(shape), "dtype": "qe", "step": 0.1, "bytes": 1 << 20}
                                             for n, shape in shapes.items()]} for k, shapes in enumerate(stage_shapes)]
     chunks = len(extra_chunks) + len(stage_shapes) + 1
     packed = pack_header({"version": list(CODED_FORMAT_VERSION), **header, "stages": stages, "index": [["NSTG", 1 << 20, 1 << 20]] * chunks})
-    return len(SIGNATURE) + CHUNK_OVERHEAD * (1 + chunks) + len(packed) + sum(len(data) for _, data in extra_chunks)
+    framed_extra = sum(CHUNK_OVERHEAD + len(data) for _, data in extra_chunks)
+    return len(SIGNATURE) + CHUNK_OVERHEAD + len(packed) + framed_extra + CHUNK_OVERHEAD  # NHDR, extra chunks, NEND
 
 
 def transform_data_chunk(raw: bytes) -> tuple[str, bytes]:

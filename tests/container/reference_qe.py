@@ -36,29 +36,43 @@ def _frequencies(weights: list[int]) -> list[int]:
     return freqs
 
 
+def _byte(data: bytes, pos: int) -> tuple[int, int]:
+    if pos >= len(data):
+        raise StreamError("truncated model")
+    return data[pos], pos + 1
+
+
 def decode(data: bytes, count: int) -> list[int]:
-    kind = data[0]
-    zz, pos = _uvarint(data, 1)
+    kind, pos = _byte(data, 0)
+    zz, pos = _uvarint(data, pos)
     lo = zz >> 1 if not zz & 1 else -((zz + 1) >> 1)
     n, pos = _uvarint(data, pos)
+    if not 1 <= n <= min(1 << 16, max(256, 4 * count)) or lo < -(1 << 30) or lo + n - 1 > 1 << 30:
+        raise StreamError("alphabet out of range")
     if kind == 0:
         if pos != len(data) or n != 1:
             raise StreamError("constant model")
         return [lo] * count
+    if n < 2:
+        raise StreamError("a coded model needs two symbols")
     if kind == 1:
         centre, pos = _uvarint(data, pos)
-        theta = data[pos]
-        pos += 1
+        theta, pos = _byte(data, pos)
+        if centre >= n or theta == 0:
+            raise StreamError("geometric model out of range")
         by_distance = [1 << 16]
         while len(by_distance) < n:
             by_distance.append((by_distance[-1] * theta) >> 8)
         weights = [by_distance[abs(i - centre)] for i in range(n)]
     elif kind == 2:
-        shift = data[pos]
-        pos += 1
+        shift, pos = _byte(data, pos)
+        if shift > 24:
+            raise StreamError("table shift out of range")
         weights = []
         for _ in range(n):
             s, pos = _uvarint(data, pos)
+            if s << shift >= 1 << 38:
+                raise StreamError("table weight out of range")
             weights.append(s << shift)
     else:
         raise StreamError("unknown model kind")
@@ -70,6 +84,8 @@ def decode(data: bytes, count: int) -> list[int]:
     if len(body) % 4:
         raise StreamError("partial word")
     words = [int.from_bytes(body[i : i + 4], "little") for i in range(0, len(body), 4)]
+    if words and words[-1] == 0:
+        raise StreamError("the stream ends in a zero word")
     # the state: the last word (high half) and the one before it (low half), when present
     head = words.pop() if words else 0
     if words:
