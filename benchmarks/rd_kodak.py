@@ -213,7 +213,7 @@ def plot(curves: dict[str, list[tuple[float, float]]], out: Path) -> list[str]:
     ax.set_xlabel("bits per pixel (mean over the 24 Kodak images)")
     ax.set_ylabel("PSNR RGB, dB (mean of per-image PSNR)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     written = []
     for suffix in (".png", ".svg"):
         path = out.with_suffix(suffix)
