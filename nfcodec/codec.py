@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from .fsutil import atomic_write, check_output_path
 from .modalities import Modality, Signal, modality_for_input
 from .modalities.image import IMAGE, ImageSignal
 from .presets import ARCH_DEFAULTS, CODED_DEFAULTS, GOAL_OPTIONS, build_field, default_stages
-from .ratecontrol import SIZE_TOLERANCE, Goal, goal_from_options, stage_prefix_bytes
+from .ratecontrol import Goal, goal_from_options, goal_warnings, stage_prefix_bytes
+from .reports import EncodeResult, StageReport, stage_reports
 from .progress import SILENT, Progress
 from .stages import CodingPlan, StageWriter
 from .registry import FIELDS, TRANSFORMS
@@ -164,99 +165,6 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-@dataclass
-class StageReport:
-    index: int
-    width: int
-    params: int  # parameters decoded at this width (stages 1..k)
-    new_params: int
-    bytes: int  # size of this stage's chunk, framing included
-    prefix_bytes: int  # bytes from the start of the file through this stage
-    psnr: float  # dB of the decoded stage against the input (NaN where the modality has no PSNR)
-    # dB of the last training step (the batch, before quantisation, on the transformed signal):
-    # what --target-psnr is compared with
-    train_psnr: float
-    steps: int
-    seconds: float
-    # the part of the signal this width covers, [start, stop) per axis (temporal growth: the
-    # frames); None: all of it. PSNR is measured over exactly this part.
-    extent: list[list[int]] | None = None
-    # every quality number the modality measures (a shape: Chamfer, normal consistency, ...)
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class EncodeResult:
-    data: bytes = field(repr=False)
-    modality: str
-    arch: str
-    transform: dict[str, Any]
-    stages: list[StageReport]
-    seconds: float
-    pixels: int
-    output: str | None = None
-    transform_preset: str = "identity"
-    search: SearchResult | None = None
-    raw_bytes: int = 0  # the signal's samples at their bit depth, uncompressed
-    warnings: list[str] = field(default_factory=list)  # diagnostics.py: one line each
-    rate: float = float("nan")  # the file in the modality's rate unit
-    rate_unit: str = "bpp"
-    conventions: dict[str, str] = field(default_factory=dict)  # how each quality number is measured
-
-    @property
-    def bpp(self) -> float:
-        return len(self.data) * 8 / self.pixels
-
-    @property
-    def raw_bpp(self) -> float:
-        return self.raw_bytes * 8 / self.pixels
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "output": self.output,
-            "bytes": len(self.data),
-            **({"bpp": round(self.bpp, 5)} if self.rate_unit == "bpp" else {"rate": round(self.rate, 5), "rate_unit": self.rate_unit}),
-            "modality": self.modality,
-            "arch": self.arch,
-            "transform": {
-                "id": self.transform["id"],
-                "name": self.transform["name"],
-                "preset": self.transform_preset,
-                "params": self.transform["params"],
-            },
-            "seconds": round(self.seconds, 3),
-            **({"search": self.search.to_json()["rows"], "search_summary": _summary(self.search)} if self.search else {}),
-            "stages": [_stage_json(s) for s in self.stages],
-            "conventions": dict(self.conventions),
-            "warnings": list(self.warnings),
-        }
-
-
-def _round_finite(value: float, digits: int = 4) -> float | None:
-    return round(value, digits) if math.isfinite(value) else None
-
-
-def _stage_json(stage: StageReport) -> dict[str, Any]:
-    out = asdict(stage) | {"train_psnr": _round_finite(stage.train_psnr), "seconds": round(stage.seconds, 3)}
-    if "psnr" not in stage.metrics:  # a modality without PSNR (shapes) reports its metrics only
-        del out["psnr"]
-        out["metrics"] = {k: _round_finite(v, 8) for k, v in stage.metrics.items()}
-        return out
-    del out["metrics"]
-    return out | _psnr_json(stage.psnr)
-
-
-def _psnr_json(value: float) -> dict[str, Any]:
-    # JSON has no infinity: an exact reconstruction is null with the reason beside it
-    if math.isinf(value) and value > 0:
-        return {"psnr": None, "psnr_note": "lossless: the decoded signal equals the input"}
-    return {"psnr": _round_finite(value)}
-
-
-def _summary(result: SearchResult) -> dict[str, Any]:
-    return {k: v for k, v in result.to_json().items() if k != "rows"}
-
-
 def encode_signal(
     modality: Modality, signal: Signal, config: EncodeConfig | None = None, progress: Progress = SILENT
 ) -> EncodeResult:
@@ -275,20 +183,11 @@ def encode_signal(
     defaults = {**ARCH_DEFAULTS[config.arch], **overrides}
     # built before the search: an impossible stage split fails before any training
     field_model = build_field(config, domain.shape, geometry.channels, domain.resolution, overrides)
-    lattice = modality.search_lattice(signal)
     extents = modality.stage_extents(geometry, len(field_model.widths), config.grow)
-    lr = config.lr or defaults["lr"]
-    searched = None
-    if fixed is None and admitted_transforms(modality, config.grow) == {"identity"}:
-        fixed = "identity"  # nothing else applies (a shape's distances): no search
-    if fixed is None:
-        searched = search_for_encode(lattice, config, search_config_for(config, candidates), admitted_transforms(modality, config.grow),
-                                     device=device, progress=progress)
-        fixed, lr = searched.transform, searched.lr
-        progress.message(f"transform search: {fixed}, lr {lr:g} ({searched.seconds:.1f} s): {searched.reason}")
+    fixed, lr, searched = _choose_transform(modality, signal, config, fixed, candidates, defaults["lr"], device, progress)
+    lattice = modality.search_lattice(signal)
     transform = fit_transform(fixed, lattice, config.seed)
-    trained = transform.forward(lattice.reshape(-1, geometry.channels))
-    offset = trained_psnr_offset(transform, trained)
+    offset = trained_psnr_offset(transform, transform.forward(lattice.reshape(-1, geometry.channels)))
     steps = config.steps or (coded_steps(defaults["coded_steps"], config.effort, len(field_model.widths)) if goal else defaults["steps"])
     transform_data = transform.data()
     extra_chunks = [container.transform_data_chunk(transform_data)] if transform_data is not None else []
@@ -298,10 +197,8 @@ def encode_signal(
         "compression": "none" if goal else config.compression,
         "encoder": {"name": "nfcodec", "version": __version__, "seed": config.seed, "steps": steps, "lr": lr},
     }
-    before = container.bytes_before_stages([field_model.stage_shapes(k) for k in range(1, len(field_model.widths) + 1)], extra_chunks, **header)
-    plan = None if goal is None else CodingPlan(
-        stage_prefix_bytes(goal, len(field_model.widths), before), goal.psnr, before,
-        defaults["table_step"], geometry.num_points, steps, fast=config.effort == "fast", trained_psnr_offset=offset)
+    plan = None if goal is None else _coding_plan(goal, field_model, header, extra_chunks, defaults["table_step"], geometry.num_points,
+                                                 steps, config.effort, offset)
     # The field learns the transformed signal; every reported quality is measured after inverting.
     writer = StageWriter(modality, signal, geometry, transform, field_model.to(device), config, device, progress, extents, plan)
     train_config = TrainConfig(
@@ -311,14 +208,7 @@ def encode_signal(
         # training measures PSNR on the transformed signal: move the target into that domain
         target_psnr=None if config.target_psnr is None or goal is not None else config.target_psnr + offset,
     )
-    sampler = modality.sampler(signal, transform, config.batch_size, device, extents[0])
-
-    def sampler_for(k: int) -> Any:
-        return sampler if extents[k - 1] == extents[0] else modality.sampler(signal, transform, config.batch_size, device, extents[k - 1])
-
-    fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=progress,
-                    initial_bias=sampler.mean, stage_loss=writer.stage_loss(modality.loss(config.arch), sampler_for),
-                    stage_sampler=None if all(e is None for e in extents) else sampler_for)
+    _train(writer, train_config, extents)
 
     def assemble() -> bytes:
         return container.assemble(
@@ -330,55 +220,51 @@ def encode_signal(
 
     data = assemble()
     if goal is not None and goal.sized:
-        data = _land_on_size(writer, assemble, data, plan.prefix_bytes[-1])
+        data = writer.land_on_size(assemble, data, plan.prefix_bytes[-1])
     raw_bytes = modality.raw_bytes(geometry)
     return EncodeResult(
-        data, modality.name, config.arch, transform.describe(), _reports(writer, data), time.perf_counter() - start,
+        data, modality.name, config.arch, transform.describe(), stage_reports(writer, data), time.perf_counter() - start,
         geometry.num_points, transform_preset=fixed, search=searched, raw_bytes=raw_bytes,
         warnings=modality.warnings(signal) + result_warnings(len(data), raw_bytes, writer.quality[-1].get("psnr", math.nan))
-        + _goal_warnings(goal, len(data), writer.quality[-1].get("psnr", math.nan)),
+        + goal_warnings(goal, len(data), writer.quality[-1].get("psnr", math.nan)),
         rate=modality.rate(len(data), geometry), rate_unit=modality.rate_unit, conventions=dict(modality.conventions),
     )
 
 
-def _land_on_size(writer: StageWriter, assemble: Any, data: bytes, file_bytes: int) -> bytes:
-    """Re-code the last stage for the bytes the rest of the file leaves (the header's exact
-    size is known only now), when the file missed [95%, 100%] of its size."""
-    if (1 - SIZE_TOLERANCE) * file_bytes <= len(data) <= file_bytes:
-        return data
-    last = writer.encoded[-1]
-    rest = len(data) - len(last.payload)
-    slack = 16  # the header's "bytes" and step entries may grow by a few bytes
-    writer.recode_last(max(8, file_bytes - rest - slack))
-    return assemble()
+def _choose_transform(modality: Modality, signal: Signal, config: EncodeConfig, fixed: str | None, candidates: Any, lr: float,
+                      device: torch.device, progress: Progress) -> tuple[str, float, SearchResult | None]:
+    """The transform and learning rate: the fixed one, or the search's choice."""
+    lr = config.lr or lr
+    if fixed is None and admitted_transforms(modality, config.grow) == {"identity"}:
+        fixed = "identity"  # nothing else applies (a shape's distances): no search
+    if fixed is not None:
+        return fixed, lr, None
+    searched = search_for_encode(modality.search_lattice(signal), config, search_config_for(config, candidates),
+                                 admitted_transforms(modality, config.grow), device=device, progress=progress)
+    progress.message(f"transform search: {searched.transform}, lr {searched.lr:g} ({searched.seconds:.1f} s): {searched.reason}")
+    return searched.transform, searched.lr, searched
 
 
-def _goal_warnings(goal: Goal | None, size: int, psnr: float) -> list[str]:
-    if goal is None:
-        return []
-    if goal.sized:
-        asked = goal.file_bytes if goal.file_bytes is not None else goal.stage_bytes[-1]
-        if size > asked:
-            return [f"the file takes {size} bytes, more than the {asked} asked: the field's weights alone need about that; use fewer --stages"]
-        if size < (1 - SIZE_TOLERANCE) * asked:
-            return [f"the file takes {size} bytes, less than 95% of the {asked} asked: the field is as fine as it can get"]
-    elif goal.psnr is not None and math.isfinite(psnr) and psnr < goal.psnr - 0.1:
-        return [f"the decoded PSNR is {psnr:.2f} dB, below the {goal.psnr:g} dB asked: more --steps or --effort slow may reach it"]
-    return []
+def _coding_plan(goal: Goal, field_model: Any, header: dict[str, Any], extra_chunks: list[tuple[str, bytes]], table_step: float,
+                 points: int, steps: int, effort: str, offset: float) -> CodingPlan:
+    """How a goal encode trains and codes: the header's bytes charged first, then the stages'."""
+    shapes = [field_model.stage_shapes(k) for k in range(1, len(field_model.widths) + 1)]
+    before = container.bytes_before_stages(shapes, extra_chunks, **header)
+    return CodingPlan(stage_prefix_bytes(goal, len(shapes), before), goal.psnr, before, table_step, points, steps,
+                      fast=effort == "fast", trained_psnr_offset=offset)
 
 
-def _reports(writer: StageWriter, data: bytes) -> list[StageReport]:
-    header = container.read_header(data)
-    return [
-        StageReport(
-            index=k, width=spec.width, params=header.params_at(k), new_params=spec.new_params,
-            bytes=spec.chunk.length + container.CHUNK_OVERHEAD, prefix_bytes=header.prefix_bytes(k),
-            psnr=writer.quality[k - 1].get("psnr", float("nan")), train_psnr=fit.batch_psnr, steps=fit.steps,
-            seconds=fit.seconds, extent=None if spec.extent is None else [list(pair) for pair in spec.extent],
-            metrics=dict(writer.quality[k - 1]),
-        )
-        for k, (spec, fit) in enumerate(zip(header.stages, writer.fits), start=1)
-    ]
+def _train(writer: StageWriter, train_config: TrainConfig, extents: list[Any]) -> None:
+    """Every stage, each with the batches of the part of the signal it covers."""
+    modality, signal, transform, config, device = writer.modality, writer.signal, writer.transform, writer.config, writer.device
+    sampler = modality.sampler(signal, transform, config.batch_size, device, extents[0])
+
+    def sampler_for(k: int) -> Any:
+        return sampler if extents[k - 1] == extents[0] else modality.sampler(signal, transform, config.batch_size, device, extents[k - 1])
+
+    fit_progressive(writer.field, sampler, train_config, on_stage_end=writer.finalise, progress=writer.progress,
+                    initial_bias=sampler.mean, stage_loss=writer.stage_loss(modality.loss(config.arch), sampler_for),
+                    stage_sampler=None if all(e is None for e in extents) else sampler_for)
 
 
 def encode_image(signal: ImageSignal, config: EncodeConfig | None = None, progress: Progress = SILENT) -> EncodeResult:

@@ -229,3 +229,18 @@ def stage_budget(target: RateTarget) -> int | None:
     if target.bits is None:
         return None
     return max(8, int(target.bits // 8) - CHUNK_OVERHEAD)
+
+
+def goal_warnings(goal: Goal | None, size: int, psnr: float) -> list[str]:
+    """One line for a goal the file missed (the encode still succeeds)."""
+    if goal is None:
+        return []
+    if goal.sized:
+        asked = goal.file_bytes if goal.file_bytes is not None else goal.stage_bytes[-1]
+        if size > asked:
+            return [f"the file takes {size} bytes, more than the {asked} asked: the field's weights alone need about that; use fewer --stages"]
+        if size < (1 - SIZE_TOLERANCE) * asked:
+            return [f"the file takes {size} bytes, less than 95% of the {asked} asked: the field is as fine as it can get"]
+    elif goal.psnr is not None and math.isfinite(psnr) and psnr < goal.psnr - 0.1:
+        return [f"the decoded PSNR is {psnr:.2f} dB, below the {goal.psnr:g} dB asked: more --steps or --effort slow may reach it"]
+    return []

@@ -21,7 +21,7 @@ from .modalities import Modality, Signal
 from .container.tensors import quantise
 from .presets import ARCH_DEFAULTS, quant_step, storage_dtype
 from .progress import Progress
-from .ratecontrol import CODED_DTYPE, choose_weight_steps, coded_bytes, land_table, stage_budget, stage_target
+from .ratecontrol import CODED_DTYPE, SIZE_TOLERANCE, choose_weight_steps, coded_bytes, land_table, stage_budget, stage_target
 from .train import StageFit
 from .train.loop import Loss
 from .train.quantisation import RateController, RateTarget, Schedule, TableQuantiser, initial_lambda, rate_distortion_loss
@@ -173,6 +173,16 @@ class StageWriter:
             goal_mse = 10 ** (-target.psnr / 10)
             meets = lambda decoded: evaluate(decoded) <= goal_mse  # noqa: E731
         return land_table(tensors, steps, budget, meets)
+
+    def land_on_size(self, assemble: Callable[[], bytes], data: bytes, file_bytes: int) -> bytes:
+        """The file again with its last stage re-coded for the bytes the rest leaves (the
+        header's exact size is known only now), when `data` missed [95%, 100%] of its size."""
+        if (1 - SIZE_TOLERANCE) * file_bytes <= len(data) <= file_bytes:
+            return data
+        rest = len(data) - len(self.encoded[-1].payload)
+        slack = 16  # the header's "bytes" and step entries may grow by a few bytes
+        self.recode_last(max(8, file_bytes - rest - slack))
+        return assemble()
 
     def recode_last(self, budget: int) -> None:
         """Code the last stage again for `budget` bytes of tensors (the exact header size is
