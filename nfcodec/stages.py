@@ -61,8 +61,7 @@ class StageWriter:
         self.fits: list[StageFit] = []
         self.quality: list[dict[str, float]] = []
         self.prefreeze: dict[int, dict[str, np.ndarray]] = {}  # stage tensors when their table codes were chosen
-        self.table_steps: dict[int, float] = {}
-        self.frozen_steps: dict[int, dict[str, float]] = {}
+        self.frozen_steps: dict[int, dict[str, float]] = {}  # the steps a stage's table codes were chosen with
 
     # ---- training side (entropy-coded encodes) -------------------------------------------
 
@@ -104,9 +103,8 @@ class StageWriter:
         if self.plan is None:
             enc = self._plain(stage, extent)
         else:
-            self.field.set_quantiser(None)
+            self.field.set_quantiser(None)  # what follows reads the stored values
             enc = self._coded(stage, extent, stage_budget(self.targets[stage]))
-            self.field.set_quantiser(None)
         self.field.load_stage_tensors(stage, enc.decoded)
         self.encoded.append(enc)
         self.fits.append(fit)
@@ -137,7 +135,6 @@ class StageWriter:
         self.prefreeze[stage] = tensors
         steps, coded = self._choose(stage, tensors, stage_budget(self.targets[stage]))
         _, _, table = quantise(coded["table"], CODED_DTYPE, steps["table"])
-        self.table_steps[stage] = steps["table"]
         self.frozen_steps[stage] = steps
         quantiser.freeze(torch.from_numpy(table).reshape(-1))
         field.set_quantiser(quantiser)
@@ -149,7 +146,7 @@ class StageWriter:
         tensors = self.field.stage_tensors(stage)
         if quantiser is not None and quantiser.frozen is not None:
             coded = {**tensors, "table": quantiser.frozen.numpy().reshape(tensors["table"].shape)}
-            steps = choose_weight_steps(coded, self.table_steps[stage], self.controllers[stage].lam, self.plan.points,
+            steps = choose_weight_steps(coded, self.frozen_steps[stage]["table"], self.controllers[stage].lam, self.plan.points,
                                         self._evaluator(stage, tensors), self.plan.fast)
             if budget is not None and coded_bytes(coded, steps)[0] > budget:
                 steps = self.frozen_steps[stage]  # the steps the stage landed with
