@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -10,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = REPO.parent / "shared" / "data" / "kodak"
@@ -100,3 +103,14 @@ def peak(command: list[str]) -> tuple[float, float]:
     if int(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed: {out.stderr.strip()}")
     return int(kib) / 1024, time.perf_counter() - start
+
+
+def psnr_at(curve: list[tuple[float, float]], bpp: float, extend: float = 0.0) -> float | None:
+    """A rate-distortion curve [(bpp, psnr), ...] at `bpp`, linear in log-rate between its
+    points; up to a fraction `extend` past its ends the end segment is extended (None beyond)."""
+    rates, values = np.array(sorted(curve)).T
+    if not (1 - extend) * rates[0] <= bpp <= (1 + extend) * rates[-1]:
+        return None
+    x, xs = math.log(bpp), np.log(rates)
+    i = int(np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2))
+    return float(values[i] + (values[i + 1] - values[i]) * (x - xs[i]) / (xs[i + 1] - xs[i]))

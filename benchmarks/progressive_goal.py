@@ -11,16 +11,14 @@ Issue 14's target: each stage within 1 dB of a single-stage file of the same siz
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
+from _common import KODAK, RESULTS, markdown_table, psnr_at, run_metadata, setup_runtime, write_json  # noqa: E402
 
 VARIANTS = {  # name: (stages, coded-grid overrides)
     "2 stages (octaves, MLP 64)": (2, {}),
@@ -46,17 +44,6 @@ def encode(path: Path, bpp: float, stages: int, steps: int, overrides: dict[str,
     return [(s.prefix_bytes * 8 / result.pixels, s.psnr) for s in result.stages]
 
 
-def single_psnr_at(curve: list[tuple[float, float]], bpp: float) -> float | None:
-    """The single-stage curve at `bpp`, linear in log-rate; up to 5% past its ends the end
-    segment is extended (goal files land a little under their goals)."""
-    rates, values = np.array(sorted(curve)).T
-    if not 0.95 * rates[0] <= bpp <= 1.05 * rates[-1]:
-        return None
-    x, xs = math.log(bpp), np.log(rates)
-    i = int(np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2))
-    return float(values[i] + (values[i + 1] - values[i]) * (x - xs[i]) / (xs[i + 1] - xs[i]))
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=KODAK)
@@ -78,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = [["single stage", f"{b:.3f}", f"{p:.2f}", ""] for b, p in single]
     for name, points in variants.items():
         for k, (b, p) in enumerate(points, start=1):
-            ref = single_psnr_at(single, b)
+            ref = psnr_at(single, b, extend=0.05)  # goal files land a little under their goals
             rows.append([f"{name}, stage {k}", f"{b:.3f}", f"{p:.2f}", "" if ref is None else f"{p - ref:+.2f}"])
     table = markdown_table(["file", "bpp", "PSNR RGB dB", "vs single-stage at that rate"], rows)
     print(table)

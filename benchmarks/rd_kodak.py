@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import os
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import KODAK, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
+from _common import KODAK, RESULTS, markdown_table, psnr_at, run_metadata, setup_runtime, write_json  # noqa: E402
 
 from nfcodec.metrics import psnr  # noqa: E402
 from nfcodec.modalities.image import read_image  # noqa: E402
@@ -95,14 +94,6 @@ def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) 
     area_a = np.diff(np.polyval(np.polyint(fit_a), [lo, hi]))[0]
     area_t = np.diff(np.polyval(np.polyint(fit_t), [lo, hi]))[0]
     return float((np.exp((area_t - area_a) / (hi - lo)) - 1) * 100)
-
-
-def psnr_at(curve: list[tuple[float, float]], bpp: float) -> float | None:
-    """A curve's PSNR at `bpp`, linear in log-rate between its points (None outside them)."""
-    rates, values = np.array(sorted(curve)).T
-    if not rates[0] <= bpp <= rates[-1]:
-        return None
-    return float(np.interp(math.log(bpp), np.log(rates), values))
 
 
 def ours(path: Path, effort: str, steps: int | None) -> dict[str, Any]:

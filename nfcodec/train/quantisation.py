@@ -37,13 +37,12 @@ def laplace_bits(codes: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 class TableQuantiser:
-    """Reads a stage's entries as codes x step: noisy codes in "noise" mode, rounded codes
-    (straight-through gradient) in "round" mode. Remembers the codes of the last forward for
-    `bits()`. `segments`: (start, stop) of each level within the stage's entries."""
+    """Reads a stage's entries as codes x step with uniform noise of one step, until frozen to
+    the stored codes. Remembers the codes of the last forward for `bits()`. `segments`:
+    (start, stop) of each level within the stage's entries."""
 
     def __init__(self, step: float, segments: list[tuple[int, int]], generator: torch.Generator):
         self.step, self.segments, self.generator = float(step), segments, generator
-        self.mode = "noise"
         self.codes: torch.Tensor | None = None
         self.frozen: torch.Tensor | None = None  # the coded values, once chosen: read as constants
         self.clean: torch.Tensor | None = None  # the last forward's codes before noise
@@ -58,11 +57,8 @@ class TableQuantiser:
             return self.frozen.to(entries.device)
         codes = entries / self.step
         self.clean = codes.detach()
-        if self.mode == "noise":
-            noise = torch.rand(codes.shape, generator=self.generator, dtype=codes.dtype).to(codes.device) - 0.5
-            codes = codes + noise
-        else:
-            codes = codes + (torch.round(codes) - codes).detach()
+        noise = torch.rand(codes.shape, generator=self.generator, dtype=codes.dtype).to(codes.device) - 0.5
+        codes = codes + noise
         self.codes = codes
         return codes * self.step
 
@@ -170,5 +166,3 @@ def initial_lambda(target: RateTarget, points: int) -> float:
     bpp = max((target.bits or 0.0) / max(points, 1), 1e-3)
     return min(1.0, 3e-3 * (1.56 / bpp) ** 2.1)
 
-
-StageLoss = Callable[[int], Loss]
