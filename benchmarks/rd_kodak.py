@@ -18,26 +18,25 @@ images at once, the cores split between them.
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import KODAK, RESULTS, markdown_table, psnr_at, run_metadata, setup_runtime, write_json  # noqa: E402
 
+from nfcodec.baselines import BASELINES, baselines_for  # noqa: E402
 from nfcodec.metrics import psnr  # noqa: E402
 from nfcodec.modalities.image import read_image  # noqa: E402
 
-QUALITIES = {"jpeg": (10, 25, 50, 75, 90, 95), "webp": (10, 25, 50, 75, 90, 95), "avif": (10, 25, 50, 75, 90, 95),
-             "jxl": (8.0, 4.0, 2.0, 1.0, 0.5, 0.25)}  # JPEG XL: butteraugli distance (lower is better)
+# the classic codecs (nfcodec.baselines) at their default sweeps: Pillow's quality; JPEG XL's
+# butteraugli distance (lower is better)
+QUALITIES = {b.name: b.settings for b in baselines_for("image")}
 RATES = (0.1, 0.25, 0.5, 1.0, 2.0)
 PROGRESSIVE = (2.0, 4)  # one file at 2 bpp in 4 stages: 0.25 / 0.5 / 1 / 2 bpp
 # Published Kodak points (mean PSNR RGB dB at bpp), from ../shared/notes/codec_anchors.md
@@ -48,37 +47,6 @@ PUBLISHED = {
     "C3": [(0.25, 30.9), (0.5, 34.2), (1.0, 38.5)],
     "Cool-chic 5.0": [(0.1, 28.06), (0.25, 31.48), (0.5, 34.74), (1.0, 39.11)],
 }
-
-
-def pillow_codec(fmt: str, **extra: Any) -> Callable[[np.ndarray, float], tuple[int, np.ndarray]]:
-    def run(pixels: np.ndarray, quality: float) -> tuple[int, np.ndarray]:
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format=fmt, quality=int(quality), **extra)
-        decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
-        return len(buffer.getvalue()), decoded
-
-    return run
-
-
-def jxl(pixels: np.ndarray, distance: float) -> tuple[int, np.ndarray]:
-    import imageio_ffmpeg
-
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    height, width = pixels.shape[:2]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "x.jxl"
-        subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-                        "-i", "-", "-c:v", "libjxl", "-distance", str(distance), "-effort", "7", str(out)],
-                       input=pixels.tobytes(), check=True)
-        raw = subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                             capture_output=True, check=True).stdout
-        return out.stat().st_size, np.frombuffer(raw, np.uint8).reshape(height, width, 3)
-
-
-CODECS = {"jpeg": pillow_codec("JPEG", subsampling=2), "webp": pillow_codec("WEBP", method=6),
-          "avif": pillow_codec("AVIF", speed=6), "jxl": jxl}
 
 
 def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
@@ -139,14 +107,11 @@ def run_ours(paths: list[Path], effort: str, steps: int | None, workers: int) ->
 
 
 def classic(path: Path, codecs: list[str]) -> dict[str, list[tuple[float, float]]]:
-    pixels = read_image(path).pixels[..., :3]
-    entry = {}
-    for name in codecs:
-        entry[name] = []
-        for quality in QUALITIES[name]:
-            size, decoded = CODECS[name](np.ascontiguousarray(pixels), quality)
-            entry[name].append((size * 8 / (pixels.shape[0] * pixels.shape[1]), psnr(pixels, decoded, 255.0)))
-    return entry
+    """(bpp, PSNR) of each classic codec at each of its QUALITIES on one image, measured as our
+    stages are (nfcodec.baselines)."""
+    signal = read_image(path)
+    return {name: [(p.rate, p.metrics["psnr"]) for p in (BASELINES[name].run(signal, q) for q in QUALITIES[name])]
+            for name in codecs}
 
 
 def mean_curve(per_image: dict[str, Any], key: str) -> list[tuple[float, float]]:
@@ -218,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=KODAK)
     ap.add_argument("--images", nargs="*", help="numbers (01) or names; default: every PNG in --data-dir")
-    ap.add_argument("--codecs", default=",".join(CODECS))
+    ap.add_argument("--codecs", default=",".join(QUALITIES))
     ap.add_argument("--no-ours", action="store_true", help="classic codecs only")
     ap.add_argument("--effort", choices=("fast", "default", "slow"), default="default")
     ap.add_argument("--steps", type=int, help="training steps per stage (overrides --effort; smoke runs)")

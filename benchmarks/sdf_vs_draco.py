@@ -25,12 +25,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULTS, markdown_table, peak, run_metadata, setup_runtime, write_json  # noqa: E402
 
+from nfcodec.baselines import BASELINES  # noqa: E402
 from nfcodec.codec import EncodeConfig, decode_bytes, encode_signal  # noqa: E402
 from nfcodec.modalities.shape import SHAPE, field_inside, lattice_to_shape  # noqa: E402
-from nfcodec.modalities.shape_io import Mesh, inside, load_mesh, marching_cubes  # noqa: E402
+from nfcodec.modalities.shape_io import marching_cubes  # noqa: E402
 from nfcodec.modalities.shape_metrics import mesh_metrics  # noqa: E402
 
-DRACO_BITS = (8, 10, 11, 12, 14)
+DRACO_BITS = BASELINES["draco"].settings
 METRICS = ("chamfer_l1", "normal_consistency", "fscore_1pct", "iou")
 
 
@@ -41,16 +42,10 @@ def ours(signal: Any, data: bytes, width: int, resolution: int) -> dict[str, flo
     return mesh_metrics(signal.reference, lattice_to_shape(vertices, resolution), faces, field_inside(volume, signal.reference.uniform))
 
 
-def draco(path: Path, signal: Any, bits: int) -> tuple[int, dict[str, float]]:
-    import DracoPy
-
-    mesh = load_mesh(path)
-    data = DracoPy.encode(mesh.vertices.astype(np.float32), mesh.faces.astype(np.uint32), quantization_bits=bits, compression_level=7)
-    decoded = DracoPy.decode(data)
-    vertices = signal.normalisation.to_shape(np.asarray(decoded.points, dtype=np.float64))
-    faces = np.asarray(decoded.faces, dtype=np.int64).reshape(-1, 3)
-    shape = Mesh(vertices, faces)
-    return len(data), mesh_metrics(signal.reference, vertices, faces, inside(shape, signal.reference.uniform))
+def draco(signal: Any, bits: int) -> tuple[int, dict[str, float]]:
+    """Bytes and quality of the mesh through Draco at `bits` (nfcodec.baselines)."""
+    point = BASELINES["draco"].run(signal, bits)
+    return point.bytes, point.metrics
 
 
 def decode_cost(nff: Path, resolution: int, folder: Path) -> dict[str, float]:
@@ -84,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 rows.append([path.name, f"nfc width {stage.index}", stage.prefix_bytes, f"{stage.prefix_bytes * 8 / triangles:.2f}",
                              *[f"{metrics[m]:.4g}" for m in METRICS]])
             for bits in DRACO_BITS:
-                size, metrics = draco(path, signal, bits)
+                size, metrics = draco(signal, bits)
                 entry["draco"].append({"bits": bits, "bytes": size, **metrics})
                 rows.append([path.name, f"draco {bits} bits", size, f"{size * 8 / triangles:.2f}", *[f"{metrics[m]:.4g}" for m in METRICS]])
             draco11 = next(d for d in entry["draco"] if d["bits"] == 11)

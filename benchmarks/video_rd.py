@@ -14,73 +14,47 @@ best quality whose file is no larger than ours. PSNR is RGB, per frame, averaged
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, RESULTS, markdown_table, run_metadata, setup_runtime, write_json  # noqa: E402
 
+from nfcodec.baselines import baselines_for  # noqa: E402
+
 VIDEO_DIR = REPO.parent / "shared" / "data" / "video"
-# codec: (ffmpeg encoder, quality option, its range best..worst, extra options)
-CLASSIC = {
-    "x264": ("libx264", "-crf", (0, 51), ["-preset", "medium", "-bf", "0"]),
-    "x265": ("libx265", "-crf", (0, 51), ["-preset", "medium", "-x265-params", "bframes=0:log-level=error"]),
-    "svt-av1": ("libsvtav1", "-crf", (1, 63), ["-preset", "8"]),
-    "vvc": ("libvvenc", "-qp", (0, 63), ["-preset", "medium"]),
-}
+# the classic codecs (nfcodec.baselines): each an ffmpeg encoder, its quality option
+# (`option`, `setting_range` best..worst) and the encoder options
+CODECS = {b.name: b for b in baselines_for("video")}
 
 
-def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
-    from nfcodec.metrics import mse, psnr_from_mse
-
-    return float(np.mean([psnr_from_mse(mse(r, d), 255.0) for r, d in zip(reference, decoded)]))
-
-
-def classic_encode(frames: np.ndarray, fps: float, codec: str, quality: int, work: Path) -> tuple[int, float]:
-    """Bytes and RGB PSNR of `frames` through one classic codec at one quality setting."""
-    import imageio_ffmpeg
-
-    from nfcodec.modalities.video import VIDEO
-
-    encoder, option, _, extra = CLASSIC[codec]
-    # MP4: ffmpeg's VVC decoder dropped and shifted frames from a Matroska file (7 of 12 frames
-    # back, misaligned); from MP4 every codec here returns every frame
-    out = work / f"{codec}_{quality}.mp4"
-    t, h, w = frames.shape[:3]
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-r", f"{fps:g}", "-i", "-", "-c:v", encoder, option, str(quality), "-pix_fmt", "yuv420p", *extra, str(out)]
-    subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), check=True, capture_output=True)
-    decoded = np.asarray(VIDEO.read(out, {}).frames)
-    if decoded.shape != frames.shape:
-        raise SystemExit(f"{codec} at {option} {quality}: decoded {decoded.shape}, encoded {frames.shape}: not comparable")
-    return out.stat().st_size, psnr_rgb(frames, decoded)
+def classic_encode(signal: Any, codec: str, quality: int) -> tuple[int, float]:
+    """Bytes and RGB PSNR of the clip through one classic codec at one quality setting."""
+    point = CODECS[codec].run(signal, quality)
+    return point.bytes, point.metrics["psnr"]
 
 
-def matched(frames: np.ndarray, fps: float, codec: str, budget: int, work: Path) -> dict[str, Any]:
+def matched(signal: Any, codec: str, budget: int) -> dict[str, Any]:
     """The best quality setting whose file fits in `budget` bytes (bisection; sizes fall as the
     setting rises), or the smallest file if none fits."""
-    lo, hi = CLASSIC[codec][2]
+    lo, hi = CODECS[codec].setting_range
     tried: dict[int, tuple[int, float]] = {}
     while lo < hi:
         mid = (lo + hi) // 2
-        tried[mid] = classic_encode(frames, fps, codec, mid, work)
+        tried[mid] = classic_encode(signal, codec, mid)
         if tried[mid][0] <= budget:
             hi = mid
         else:
             lo = mid + 1
     if lo not in tried:
-        tried[lo] = classic_encode(frames, fps, codec, lo, work)
+        tried[lo] = classic_encode(signal, codec, lo)
     size, quality = tried[lo]
     return {"setting": lo, "bytes": size, "psnr": quality, "fits": size <= budget, "encodes": len(tried)}
 
 
-def ours(path: Path, options: dict[str, Any], steps: int | None, goal: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray, float]:
+def ours(path: Path, options: dict[str, Any], steps: int | None, goal: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     import torch
 
     from nfcodec import container
@@ -103,19 +77,19 @@ def ours(path: Path, options: dict[str, Any], steps: int | None, goal: dict[str,
         "stages": [{"width": s.index, "bytes": s.prefix_bytes, "bpp": s.prefix_bytes * 8 / (t * h * w), "psnr": s.psnr} for s in result.stages],
         "encode_s_per_frame": encode_s / t, "decode_fps": decode_fps, "threads": torch.get_num_threads(),
     }
-    return row, np.asarray(signal.frames), signal.fps
+    return row, signal
 
 
-def run_clip(path: Path, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def run_clip(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     from nfcodec.modalities.video_io import probe_source
 
     source = probe_source(path, {})
     height = round(source.height * args.width / source.width / 2) * 2 if source.width > args.width else source.height
     options = {"frames": f"0:{args.frames}", **({"resize": f"{args.width}x{height}"} if source.width > args.width else {})}
     goal = {k: v for k, v in {"bpp": args.bpp, "stages": args.stages}.items() if v is not None}
-    row, frames, fps = ours(path, options, args.steps, goal)
+    row, signal = ours(path, options, args.steps, goal)
     row["clip"] = path.name
-    row["classic"] = {c: matched(frames, fps, c, row["bytes"], work) for c in args.codecs}
+    row["classic"] = {c: matched(signal, c, row["bytes"]) for c in args.codecs}
     return row
 
 
@@ -123,7 +97,7 @@ def report(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         table = [[f"nfc width {s['width']}", s["bytes"], f"{s['bpp']:.3f}", f"{s['psnr']:.2f}"] for s in r["stages"]]
-        table += [[f"{c} ({CLASSIC[c][1]} {m['setting']})", m["bytes"], f"{m['bytes'] * 8 / (r['frames'] * r['size'][0] * r['size'][1]):.3f}",
+        table += [[f"{c} ({CODECS[c].option} {m['setting']})", m["bytes"], f"{m['bytes'] * 8 / (r['frames'] * r['size'][0] * r['size'][1]):.3f}",
                    f"{m['psnr']:.2f}" + ("" if m["fits"] else " (smallest file larger)")] for c, m in r["classic"].items()]
         lines.append(f"### {r['clip']} ({r['frames']} frames, {r['size'][0]}x{r['size'][1]}): encode {r['encode_s_per_frame']:.2f} s/frame, "
                      f"decode {r['decode_fps']:.1f} frames/s\n\n" + markdown_table(["codec", "bytes", "bpp", "PSNR RGB dB"], table))
@@ -136,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--frames", type=int, default=24, help="first N frames of each clip")
     ap.add_argument("--width", type=int, default=320, help="scale wider clips to this width (even height kept in proportion)")
     ap.add_argument("--steps", type=int, default=None, help="training steps per stage [default: the encode's]")
-    ap.add_argument("--codecs", default=",".join(CLASSIC), help="classic codecs, comma-separated")
+    ap.add_argument("--codecs", default=",".join(CODECS), help="classic codecs, comma-separated")
     ap.add_argument("--bpp", type=float, help="encode with this rate goal (an entropy-coded file, issue 14) [default: the fixed-size field]")
     ap.add_argument("--stages", type=int, help="stages of our file [default: the encode's]")
     ap.add_argument("--json-out", type=Path, default=RESULTS / "video_rd.json")
@@ -144,8 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.codecs = [c for c in args.codecs.split(",") if c]
     setup_runtime()
     clips = args.clips or sorted(p for p in VIDEO_DIR.iterdir() if p.suffix.lower() in (".mp4", ".yuv", ".y4m", ".mkv"))
-    with tempfile.TemporaryDirectory(prefix="nfc-video-rd-") as tmp:
-        rows = [run_clip(path, args, Path(tmp)) for path in clips]
+    rows = [run_clip(path, args) for path in clips]
     result = {"meta": run_metadata(sys.argv[1:] if argv is None else argv), "settings": vars(args) | {"clips": [str(c) for c in clips]},
               "psnr": "RGB, per frame, mean over frames", "clips": rows}
     result["settings"]["json_out"] = str(args.json_out)

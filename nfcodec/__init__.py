@@ -4,6 +4,9 @@ Python API (imported lazily so that `nfcodec.container` works without torch):
     nfcodec.encode(input_path, output_path, config) -> EncodeResult
     nfcodec.decode(nff_path, output_path, width=None, strict=False) -> DecodeResult
     nfcodec.info(nff_bytes) -> dict
+
+Importing nfcodec also lets imageio and Pillow read `.nff` (nfcodec.plugins), without
+importing either library (or numpy, or torch) here.
 """
 from __future__ import annotations
 
@@ -32,3 +35,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["__version__", *_API]
+
+from .plugins import install as _install_plugins  # noqa: E402  (stdlib only: see nfcodec.plugins)
+
+_install_plugins()

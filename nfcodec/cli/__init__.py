@@ -9,10 +9,12 @@ import click  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from ..runtime import tune_allocator  # noqa: E402
+from .batch import batch_command  # noqa: E402
 from .common import NfcGroup  # noqa: E402
 from .decode import decode_command  # noqa: E402
 from .encode import encode_command  # noqa: E402
 from .info import info_command  # noqa: E402
+from .report import report_command  # noqa: E402
 from .search import search_command  # noqa: E402
 
 
@@ -31,6 +33,8 @@ def main(ctx: click.Context, traceback: bool) -> None:
     nfc decode https://host/img.nff --width 1   the same over HTTP: header + stage 1 only
     nfc info img.nff                      header and chunk table
     nfc search img.png                    which transform fits fastest (no encode)
+    nfc batch photos/ clips/ -o out       a whole folder, resumable, with report.json / .csv
+    nfc report out                        classic codecs on the same inputs, plots, report.html
     """
     tune_allocator()  # reuse freed tensor memory instead of re-faulting it every step
     ctx.obj = {"traceback": traceback}
@@ -40,3 +44,5 @@ main.add_command(encode_command)
 main.add_command(decode_command)
 main.add_command(info_command)
 main.add_command(search_command)
+main.add_command(batch_command)
+main.add_command(report_command)

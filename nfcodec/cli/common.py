@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import click
 
 from ..errors import ExitStatus, NfcError
+from ..jsonutil import json_safe
 
 
 class NfcGroup(click.Group):
@@ -49,19 +49,9 @@ class NfcGroup(click.Group):
             ctx.exit(int(ExitStatus.DATA_ERROR))
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def print_json(obj: dict[str, Any]) -> None:
     """One JSON object on stdout (machine output only; messages go to stderr)."""
-    click.echo(json.dumps({"schema_version": 1, **_clean(obj)}, sort_keys=False))
+    click.echo(json.dumps({"schema_version": 1, **json_safe(obj)}, sort_keys=False))
 
 
 def note(message: str) -> None:
