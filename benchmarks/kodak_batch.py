@@ -38,7 +38,7 @@ COPIED = ("summary.md", "report.json", "report.csv", "compare.json", "report.htm
 NFC = [sys.executable, "-c", "import sys; from nfcodec.cli import main; sys.exit(main())"]
 
 
-def batch(data: Path, out: Path, extra: list[str]) -> float:
+def batch(data: Path | str, out: Path, extra: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run([*NFC, "batch", str(data), "-o", str(out), *extra], check=True)
     return time.perf_counter() - start
@@ -56,7 +56,7 @@ def comparable(value: Any) -> Any:
     return value
 
 
-def killed_and_resumed(data: Path, out: Path, reference: Path, extra: list[str]) -> dict[str, Any]:
+def killed_and_resumed(data: Path | str, out: Path, reference: Path, extra: list[str]) -> dict[str, Any]:
     """SIGKILL the batch once half the inputs are journalled, rerun it, compare."""
     journal = out / ".nfc-batch" / "journal.jsonl"
     total = len(json.loads((reference / "report.json").read_text())["inputs"])
@@ -92,14 +92,17 @@ def table(report: dict[str, Any], page_json: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=KODAK)
+    ap.add_argument("--pattern", default="*.png", help="which files of --data-dir (the Kodak folder also holds SHA256SUMS, which a "
+                    "batch of the folder itself reports as a failed input)")
     ap.add_argument("--work", type=Path, help="where the batches are written [default: a temporary folder]")
     ap.add_argument("--verify", action="store_true", help="also the SIGKILL-and-resume run and the local Dask run")
     ap.add_argument("--out", type=Path, default=RESULTS / "kodak_batch")
     ap.add_argument("extra", nargs="*", help="encode options after --, e.g. -- --steps 20 (the committed run has none)")
     args = ap.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="kodak-batch-"))
+    data = args.data_dir / args.pattern  # a glob: nfc batch expands it
     full = work / "full"
-    seconds = batch(args.data_dir, full, [*args.extra, "--compare"])
+    seconds = batch(data, full, [*args.extra, "--compare"])
     report = json.loads((full / "report.json").read_text())
     page = subprocess.run([*NFC, "report", str(full), "--json", "-q"], check=True, capture_output=True, text=True)
     page_json = json.loads(page.stdout)
@@ -107,8 +110,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "batch_seconds_with_compare": round(seconds, 1), "engine": report["run"]["engine"],
                               "summary": report["summary"], "curves": page_json["curves"]}
     if args.verify:
-        result["killed_and_resumed"] = killed_and_resumed(args.data_dir, work / "killed", full, args.extra)
-        dask_seconds = batch(args.data_dir, work / "dask", [*args.extra, "--scheduler", "local-dask", "-q"])
+        result["killed_and_resumed"] = killed_and_resumed(data, work / "killed", full, args.extra)
+        dask_seconds = batch(data, work / "dask", [*args.extra, "--scheduler", "local-dask", "-q"])
         result["local_dask"] = {"seconds": round(dask_seconds, 1), "files_identical": nff_files(work / "dask") == nff_files(full)}
     result["table_markdown"] = table(report, page_json)
     args.out.mkdir(parents=True, exist_ok=True)

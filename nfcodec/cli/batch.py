@@ -32,6 +32,9 @@ def batch_command(inputs, outdir, workers, threads, scheduler, compare, quiet, a
     """Encode every INPUT (files, folders searched recursively, glob patterns; images, clips and
     meshes may be mixed) into OUTDIR: one .nff per input, report.json / report.csv (per input:
     modality, transform, seconds, bytes, rate, quality per stage) and summary.md (the means).
+    Every file a folder holds is an input (hidden files and .nff aside): one that is not an
+    image, clip or mesh (a README, a checksum list) is reported as failed, so quote a glob
+    such as 'kodak/*.png' to take only some.
 
     \b
     Resumable: a rerun skips every input whose .nff is complete and was made from the same
