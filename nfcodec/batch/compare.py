@@ -25,6 +25,7 @@ from .report import read_report
 
 COMPARE_JSON = "compare.json"
 COMPARE_SCHEMA_VERSION = 1
+CACHE_SAVE_INTERVAL = 10.0  # seconds between saves of compare.json while measuring
 
 
 @dataclass
@@ -57,7 +58,7 @@ def make_report(outdirs: list[Path], destination: Path, codecs: list[str] | None
     curves: dict[str, list[Curve]] = {}
     files: list[Path] = []
     for modality in sorted(first["summary"]["modalities"]):
-        compared = {e["input_sha256"] for e in cache.values() if e["modality"] == modality and e.get("points")}
+        compared = _common_inputs(cache, modality, codecs)
         curves[modality] = [_our_curve(d, r, modality, compared) for d, r in reports] + _classic_curves(cache, modality, compared)
         curves[modality] = [c for c in curves[modality] if c.points and (c.kind == "ours" or not codecs or c.codec in codecs)]
         headline = first["summary"]["modalities"][modality]["headline"]
@@ -67,6 +68,24 @@ def make_report(outdirs: list[Path], destination: Path, codecs: list[str] | None
                             destination / f"stages_{modality}", modality, headline)
     files.append(write_html(destination, reports, curves, files, skipped))
     return ReportPage(destination, curves, files, skipped)
+
+
+def _common_inputs(cache: dict[str, Any], modality: str, codecs: list[str] | None) -> set[str]:
+    """The inputs every classic codec that ran on this modality covered at every setting: all
+    curves average over the same inputs (a codec that skips 16-bit images would otherwise be
+    compared on other images than ours)."""
+    entries = [e for e in cache.values() if e["modality"] == modality and e.get("points")]
+    ran = {p["codec"] for e in entries for p in e["points"] if not codecs or p["codec"] in codecs}
+    covered = {e["input_sha256"] for e in entries}
+    for codec in ran:
+        covered &= {e["input_sha256"] for e in entries if {p["setting"] for p in e["points"] if p["codec"] == codec} >= _settings(codec)}
+    return covered
+
+
+def _settings(codec: str) -> set[float]:
+    from ..baselines import BASELINES
+
+    return set(BASELINES[codec].settings)
 
 
 def _cache_key(row: dict[str, Any], read_options: dict[str, Any]) -> str:
@@ -99,21 +118,27 @@ def _run_baselines(report: dict[str, Any], cache: dict[str, Any], destination: P
     progress = Progress(enabled=show_progress)
     progress.start("classic codecs", len(rows))
     skipped: dict[str, str] = {}
+    saved = time.monotonic()
     for done, row in enumerate(rows, start=1):
         kind = modality_named(row["modality"])
         options = read_options(kind, config)
         key = _cache_key(row, options)
         entry = cache.get(key)
         names = None if codecs is None else [n for n in codecs if BASELINES[n].modality == kind.name]
-        if entry is None or not set(names if names is not None else [b.name for b in baselines_for(kind.name)]) <= set(entry.get("codecs", [])):
+        wanted = set(names if names is not None else [b.name for b in baselines_for(kind.name)])
+        if wanted and (entry is None or not wanted <= set(entry.get("codecs", []))):
             entry = _measure(row, kind, options, names)
             cache[key] = entry
-            _save_cache(destination, cache)
+            if time.monotonic() - saved > CACHE_SAVE_INTERVAL:  # resumable, without rewriting it per input
+                _save_cache(destination, cache)
+                saved = time.monotonic()
+        entry = entry or {}
         skipped.update(entry.get("skipped", {}))
         if entry.get("error"):
             skipped[row["input"]] = entry["error"]
         progress.update(done, row["input"])
     progress.finish()
+    _save_cache(destination, cache)
     return skipped
 
 
@@ -145,6 +170,7 @@ def _our_curve(outdir: Path, report: dict[str, Any], modality: str, compared: se
     (all its inputs when none did)."""
     rows = [r for r in report["inputs"] if r["status"] == "ok" and r["modality"] == modality]
     rows = [r for r in rows if r["input_sha256"] in compared] or rows
+    rows = [r for r in rows if all(isinstance(s["quality"].get(r["headline"]), (int, float)) for s in r["stages"])] or rows
     headline = rows[0]["headline"] if rows else "psnr"
     points, notes = [], []
     for k in range(min((len(r["stages"]) for r in rows), default=0)):
@@ -161,7 +187,7 @@ def preset_label(outdir: Path, report: dict[str, Any]) -> str:
 
     defaults = json_safe(asdict(EncodeConfig()))
     changed = [f"{k}={v}" for k, v in sorted(report["options"].items()) if defaults.get(k, v) != v and v not in (None, {})]
-    return outdir.name + (f" ({', '.join(changed)})" if changed else "")
+    return str(outdir) + (f" ({', '.join(changed)})" if changed else "")
 
 
 def _classic_curves(cache: dict[str, Any], modality: str, compared: set[str]) -> list[Curve]:

@@ -14,11 +14,12 @@ import logging
 import time
 from typing import Any, Iterator
 
-from ..errors import UsageError
+from ..errors import NfcError, UsageError
 from .jobs import Job, JobOutcome, base_row, failed_row, run_job
 
 POLL = 0.5  # seconds between looks at the futures and at what each worker runs
 CONNECT_TIMEOUT = "15s"
+WORKER_TIMEOUT = 60.0  # seconds to wait for a cluster's first worker
 
 
 class DaskEngine:
@@ -29,16 +30,26 @@ class DaskEngine:
             raise UsageError("--scheduler needs Dask distributed: pip install 'nfcodec[dask]'") from None
         self.scheduler, self.threads, self._cluster = scheduler, threads, None
         if scheduler == "local-dask":
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            import dask
+
+            # one attempt per job: an input that exhausts a worker's memory must not kill the next
+            # worker too (the scheduler retries a task whose worker died, 3 times by default)
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
                 self.client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+        except (TimeoutError, OSError):
+            self.close()
+            raise UsageError(f"the Dask scheduler at {scheduler} has no workers (start some with: dask worker {scheduler})") from None
         self.workers = len(self.client.scheduler_info().get("workers", {})) or workers
 
     @property
@@ -56,28 +67,40 @@ class DaskEngine:
 
     def run(self, jobs: list[Job], status: Any) -> Iterator[tuple[Job, JobOutcome]]:
         """Every job's outcome, in the order they finish; a job whose worker died (Dask's
-        KilledWorker) or failed in transit is that job's failed row."""
-        # one attempt: a job that kills its worker (out of memory) would kill the next one too
-        futures = {self.client.submit(run_job, job, key=f"nfc-{job.index}-{job.input_sha256[:12]}", pure=False, retries=0): job
-                   for job in jobs}
-        by_key = {f.key: job for f, job in futures.items()}
-        remaining = dict(futures)
+        KilledWorker) or failed in transit is that job's failed row. At most two jobs per task
+        slot are submitted ahead, and each result is released once written, so neither the
+        cluster nor this process holds a whole data set's files."""
+        pending = list(reversed(jobs))
+        running: dict[Any, Job] = {}
         shown: dict[str, str] = {}
+        window = 2 * max(1, self._slots())
         try:
-            while remaining:
-                finished = [f for f in remaining if f.done()]
+            while pending or running:
+                while pending and len(running) < window:
+                    job = pending.pop()
+                    running[self.client.submit(run_job, job, pure=False, retries=0)] = job
+                finished = [f for f in running if f.done()]
                 for future in finished:
-                    yield remaining.pop(future), _outcome(future, futures[future])
+                    job = running.pop(future)
+                    if future.status == "cancelled":  # what Dask does to every future when the scheduler goes
+                        raise NfcError(f"lost the Dask scheduler at {self.scheduler} while {job.relative} ran; rerun the batch to resume")
+                    yield job, _outcome(future, job)
+                    future.release()
                 if not finished:
-                    self._show(status, by_key, shown)
+                    self._show(status, running, shown)
                     status.tick()
                     time.sleep(POLL)
         finally:
-            for future in remaining:
+            for future in running:
                 future.cancel()
 
-    def _show(self, status: Any, by_key: dict[str, Job], shown: dict[str, str]) -> None:
+    def _slots(self) -> int:
+        workers = self.client.scheduler_info().get("workers", {})
+        return sum(int(w.get("nthreads", 1)) for w in workers.values())
+
+    def _show(self, status: Any, running: dict[Any, Job], shown: dict[str, str]) -> None:
         """Which input each worker runs now (Dask's view of its task slots)."""
+        by_key = {f.key: job for f, job in running.items()}
         try:
             processing = self.client.processing()
         except Exception:  # a status display must never stop the batch

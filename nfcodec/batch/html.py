@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..fsutil import atomic_write
 
@@ -72,6 +73,6 @@ def write_html(destination: Path, reports: list[tuple[Path, dict[str, Any]]], cu
         parts.append("<h2>Not measured</h2><ul>" + "".join(f"<li>{_e(k)}: {_e(v)}</li>" for k, v in sorted(skipped.items())) + "</ul>")
     parts.append("<h2>Inputs</h2>" + _input_table(first))
     home = os.path.relpath(reports[0][0], destination)  # the first batch's reports, seen from the page
-    links = ", ".join(f"<a href='{_e(Path(home, name).as_posix())}'>{name}</a>" for name in ("report.csv", "report.json", "summary.md"))
+    links = ", ".join(f"<a href='{_e(quote(Path(home, name).as_posix()))}'>{name}</a>" for name in ("report.csv", "report.json", "summary.md"))
     parts.append(f"<p>Tables: {links}, <a href='compare.json'>compare.json</a>.</p></body></html>\n")
     return atomic_write(destination / "report.html", "\n".join(parts).encode())

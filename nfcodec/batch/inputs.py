@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -13,6 +14,8 @@ from ..errors import UsageError
 # names a folder scan passes over: hidden files and our own outputs (a batch pointed at a
 # folder that holds an earlier batch's OUTDIR must not try to encode its reports)
 SKIPPED_SUFFIXES = frozenset({".nff", ".part"})
+# what nfc batch / nfc report write at the top of OUTDIR
+OUTPUT_NAMES = re.compile(r"^(report\.(json|csv|html)|summary\.md|compare\.json|(rd|stages)_[a-z]+\.(png|svg))$")
 MAX_INPUTS = 1_000_000
 
 
@@ -30,16 +33,21 @@ def discover(arguments: list[str], outdir: Path) -> list[BatchInput]:
     """Every input file the arguments name, in a stable order (sorted by relative path).
 
     A file maps to its name; a folder to the paths of its files below it; a glob pattern to
-    the paths below the pattern's fixed leading folders. Two inputs that would write the same
-    output, an argument that matches nothing and OUTDIR inside a scanned folder's outputs are
-    handled before any work: the first two are usage errors, OUTDIR is skipped.
+    the paths below the pattern's fixed leading folders. A file named twice (by a file and a
+    folder argument) is taken once, under its first name. Two inputs that would write the same
+    output and an argument that names nothing are usage errors, before any work. OUTDIR's own
+    contents (an earlier batch's outputs and reports) are never inputs.
     """
     found: dict[PurePosixPath, Path] = {}
+    seen: set[Path] = set()
     outdir = outdir.resolve()
     for argument in arguments:
         for path, relative in _expand(argument, outdir):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
             previous = found.get(relative)
-            if previous is not None and previous.resolve() != path.resolve():
+            if previous is not None:
                 raise UsageError(f"{previous} and {path} would both be written as {relative.with_suffix('.nff')} in the output folder; "
                                  "pass them in separate batches")
             found[relative] = path
@@ -56,34 +64,51 @@ def discover(arguments: list[str], outdir: Path) -> list[BatchInput]:
 
 def _expand(argument: str, outdir: Path) -> list[tuple[Path, PurePosixPath]]:
     path = Path(argument)
-    if glob.has_magic(argument):
-        matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
-        base = _fixed_prefix(argument)
-        files = [m for m in matches if m.is_file()] + [f for m in matches if m.is_dir() for f, _ in _scan(m, outdir)]
-        if not files:
-            raise UsageError(f"{argument}: no file matches")
-        return [(f, _relative(f, base)) for f in files if not _inside(f, outdir)]
+    if path.is_file():  # a literal name first: 'img[1].png' is a file, not a pattern
+        return [(path, PurePosixPath(path.name))]
     if path.is_dir():
         files = _scan(path, outdir)
         if not files:
-            raise UsageError(f"{argument}: the folder holds no files")
+            raise UsageError(f"{argument}: the folder holds no input files")
         return files
-    if path.is_file():
-        return [(path, PurePosixPath(path.name))]
+    if glob.has_magic(argument):
+        base = _fixed_prefix(argument)
+        files: list[tuple[Path, PurePosixPath]] = []
+        for match in sorted(Path(m) for m in glob.glob(argument, recursive=True)):
+            if match.is_dir():
+                files += _scan(match, outdir, base)
+            elif match.is_file() and not _is_output(match, outdir) and not match.name.startswith("."):
+                files.append((match, _relative(match, base, argument)))
+        if not files:
+            raise UsageError(f"{argument}: no input file matches")
+        return files
     raise UsageError(f"no such file or folder: {argument}")
 
 
-def _scan(folder: Path, outdir: Path) -> list[tuple[Path, PurePosixPath]]:
-    out = []
-    for root, dirs, files in os.walk(folder):
+def _scan(folder: Path, outdir: Path, base: Path | None = None) -> list[tuple[Path, PurePosixPath]]:
+    """The files below `folder` (linked folders followed once each), relative to `base`."""
+    base = base or folder
+    out, visited = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
         root_path = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _inside(root_path / d, outdir))
+        real = root_path.resolve()
+        if real in visited:  # a link back up the tree
+            dirs[:] = []
+            continue
+        visited.add(real)
+        # OUTDIR inside the scanned folder holds our outputs: not inputs
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (root_path / d).resolve() != outdir)
         for name in sorted(files):
             file = root_path / name
-            if name.startswith(".") or file.suffix.lower() in SKIPPED_SUFFIXES or not file.is_file():
+            if name.startswith(".") or file.suffix.lower() in SKIPPED_SUFFIXES or not file.is_file() or _is_output(file, outdir):
                 continue
-            out.append((file, _relative(file, folder)))
+            out.append((file, _relative(file, base, str(folder))))
     return out
+
+
+def _is_output(file: Path, outdir: Path) -> bool:
+    """A report or plot that nfc batch / nfc report wrote at the top of OUTDIR."""
+    return file.parent.resolve() == outdir and OUTPUT_NAMES.match(file.name) is not None
 
 
 def _fixed_prefix(pattern: str) -> Path:
@@ -97,17 +122,12 @@ def _fixed_prefix(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def _relative(path: Path, base: Path) -> PurePosixPath:
+def _relative(path: Path, base: Path, argument: str) -> PurePosixPath:
     # lexical, not resolved: a linked file inside the folder keeps its place in the tree
-    return PurePosixPath(Path(os.path.relpath(path.absolute(), base.absolute())).as_posix())
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder)
-        return True
-    except ValueError:
-        return False
+    relative = PurePosixPath(Path(os.path.normpath(os.path.relpath(path.absolute(), base.absolute()))).as_posix())
+    if relative.is_absolute() or relative.parts[:1] == ("..",):
+        raise UsageError(f"{argument}: {path} lies outside the pattern's folder {base}; its output would land outside OUTDIR")
+    return relative
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

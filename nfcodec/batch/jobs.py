@@ -31,11 +31,8 @@ class Job:
     config: dict[str, Any]  # EncodeConfig fields, the input options narrowed to what the modality reads
     input_sha256: str
     input_bytes: int
+    options_key: str  # computed by the coordinator (its nfcodec version), see options_key()
     threads: int | None = None  # None: the worker's share of its machine (a Dask node)
-
-    @property
-    def options_key(self) -> str:
-        return options_key(self.modality, self.config)
 
 
 @dataclass

@@ -100,10 +100,22 @@ class Journal:
         line = (json.dumps(row, sort_keys=True, allow_nan=False, default=_json_default) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
+            view = memoryview(line)
+            while view:  # a short write (a signal, a nearly full disk) continues, never tears the line
+                view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def repair(self) -> None:
+        """Cut a torn last line (a kill mid-append) so the next append starts a line of its own."""
+        try:
+            with open(self.path, "rb+") as fh:
+                data = fh.read()
+                if data and not data.endswith(b"\n"):
+                    fh.truncate(data.rfind(b"\n") + 1)
+        except FileNotFoundError:
+            pass
 
     def rewrite(self, rows: list[dict[str, Any]]) -> None:
         """Keep only `rows` (the finished inputs of the current batch), atomically."""

@@ -12,6 +12,7 @@ kill -9: they watch their parent and leave at once.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -38,11 +39,12 @@ class _Slot:
 class LocalPool:
     name = "local"
 
-    def __init__(self, workers: int, threads: int):
-        self.workers, self.threads = workers, threads
+    def __init__(self, workers: int, threads: int, gpus: int = 0):
+        self.workers, self.threads, self.gpus = workers, threads, gpus
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": self.name, "workers": self.workers, "threads_per_worker": self.threads}
+        return {"engine": self.name, "workers": self.workers, "threads_per_worker": self.threads,
+                **({"gpus": self.gpus} if self.gpus else {})}
 
     def close(self) -> None:
         pass
@@ -56,19 +58,36 @@ class LocalPool:
             while pending or any(s.job for s in slots.values()):
                 for wid in range(min(self.workers, len(jobs))):
                     if pending and (wid not in slots or slots[wid].job is None):
-                        if wid not in slots:
-                            slots[wid] = self._start(context)
-                        slots[wid].job = pending.popleft()
-                        slots[wid].conn.send(slots[wid].job)
-                        status.job_started(f"w{wid + 1}", slots[wid].job)
+                        self._assign(context, slots, wid, pending, status)
                 yield from self._collect(slots, status)
         finally:
             _stop(slots.values())
 
-    def _start(self, context: Any) -> _Slot:
+    def _assign(self, context: Any, slots: dict[int, _Slot], wid: int, pending: deque[Job], status: Any) -> None:
+        """Give worker `wid` (started if needed) the next job; a worker that died while idle
+        is replaced and the job goes to its successor."""
+        if wid not in slots:
+            slots[wid] = self._start(context, wid)
+        job = pending.popleft()
+        try:
+            slots[wid].conn.send(job)
+        except (OSError, ValueError):
+            pending.appendleft(job)
+            _stop([slots.pop(wid)])
+            return
+        slots[wid].job = job
+        status.job_started(f"w{wid + 1}", job)
+
+    def _start(self, context: Any, wid: int) -> _Slot:
         ours, theirs = context.Pipe()
         process = context.Process(target=worker_main, args=(theirs, self.threads, os.getpid()), daemon=True, name="nfc-batch-worker")
-        process.start()
+        # the child inherits both: Ctrl-C ignored from its first instruction (no traceback from a
+        # half-started interpreter), and thread pools sized before anything it imports loads them
+        environment = {name: str(self.threads) for name in THREAD_VARIABLES}
+        if self.gpus:
+            environment["CUDA_VISIBLE_DEVICES"] = str(wid % self.gpus)
+        with _inherited(environment):
+            process.start()
         theirs.close()
         return _Slot(process, ours)
 
@@ -97,6 +116,28 @@ class LocalPool:
                     slot.job = None
                 yield job, outcome
         status.tick()
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "NFC_THREADS")
+
+
+@contextlib.contextmanager
+def _inherited(environment: dict[str, str]) -> Iterator[None]:
+    """Environment variables set, and SIGINT ignored, for a child started inside."""
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _died(job: Job, exitcode: int | None) -> JobOutcome:

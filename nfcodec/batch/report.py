@@ -56,9 +56,11 @@ def build_report(rows: list[dict[str, Any]], options: dict[str, Any], run: dict[
 
 def write_reports(outdir: Path, report: dict[str, Any]) -> list[Path]:
     """report.json, report.csv and summary.md in `outdir`, each replaced atomically."""
-    text = json.dumps(report, indent=1, allow_nan=False) + "\n"
-    return [atomic_write(outdir / REPORT_JSON, text.encode()), atomic_write(outdir / REPORT_CSV, report_csv(report).encode()),
-            atomic_write(outdir / SUMMARY_MD, summary_markdown(report).encode())]
+    text = json.dumps(report, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    # file names that are not UTF-8 (surrogate-escaped by Python) keep their bytes in the CSV
+    return [atomic_write(outdir / REPORT_JSON, text.encode()),
+            atomic_write(outdir / REPORT_CSV, report_csv(report).encode(errors="surrogateescape")),
+            atomic_write(outdir / SUMMARY_MD, summary_markdown(report).encode(errors="backslashreplace"))]
 
 
 def read_report(outdir: Path) -> dict[str, Any]:
@@ -99,6 +101,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
+def _cell(value: Any) -> str:
+    """Text for a markdown table cell: no column breaks, one line."""
+    return " ".join(str(value).replace("|", "\\|").split())
+
+
 def summary_markdown(report: dict[str, Any]) -> str:
     summary, run = report["summary"], report.get("run", {})
     lines = [f"# Batch summary: {summary['ok']} of {summary['inputs']} inputs encoded, {summary['failed']} failed", ""]
@@ -113,9 +120,9 @@ def summary_markdown(report: dict[str, Any]) -> str:
     failures = [r for r in report["inputs"] if r["status"] != "ok"]
     if failures:
         lines += ["## Failures", "", "| input | error |", "|---|---|"]
-        lines += [f"| {r['input']} | {str(r.get('error', '')).replace('|', '/')} |" for r in failures]
+        lines += [f"| {_cell(r['input'])} | {_cell(r.get('error', ''))} |" for r in failures]
         lines.append("")
-    options = {k: v for k, v in report["options"].items() if v not in (None, {}, False)}
+    options = {k: v for k, v in report["options"].items() if not (v is None or v is False or v == {})}
     lines += ["## Options", "", "`" + json.dumps(options, sort_keys=True) + "`", ""]
     if run:
         lines += [f"Engine: {json.dumps(run.get('engine', {}), sort_keys=True)}; this run encoded {run.get('encoded', 0)}, "

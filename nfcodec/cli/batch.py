@@ -61,6 +61,10 @@ def batch_command(inputs, outdir, workers, threads, scheduler, compare, quiet, a
     """
     from ..batch.runner import BatchConfig, run_batch
 
+    if compare:  # before hours of encoding, not after
+        from ..plots import require_matplotlib
+
+        require_matplotlib()
     result = run_batch(list(inputs), outdir, config_from_options(options), BatchConfig(workers, threads, scheduler),
                        show_progress=not quiet)
     report = result.report

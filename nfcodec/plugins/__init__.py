@@ -41,8 +41,8 @@ def install() -> None:
 
 def _register(name: str) -> None:
     plugin = _PENDING.pop(name, None)
-    if not _PENDING:
-        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Finder)]
+    if not _PENDING:  # rebound, not edited in place: another thread may be walking the list
+        sys.meta_path = [f for f in sys.meta_path if not isinstance(f, _Finder)]
     try:
         if plugin is not None:
             importlib.import_module(plugin).register()

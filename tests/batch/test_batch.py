@@ -71,6 +71,17 @@ def test_a_rerun_reuses_finished_files_and_redoes_what_changed(image_folder: Pat
     assert read_report(out)["run"]["encoded"] == 3
 
 
+def test_a_torn_journal_line_is_cut_and_the_rest_reused(image_folder: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert run("batch", str(image_folder), "-o", str(out), *FAST).exit_code == 0
+    journal = out / ".nfc-batch" / "journal.jsonl"
+    with open(journal, "ab") as fh:
+        fh.write(b'{"input": "img00.png", "status": "o')  # killed mid-append
+    assert run("batch", str(image_folder), "-o", str(out), *FAST).exit_code == 0
+    assert read_report(out)["run"]["reused"] == 3
+    assert journal.read_bytes().endswith(b"\n") and journal.read_bytes().count(b"\n") == 3
+
+
 def test_a_second_batch_into_the_same_folder_is_refused(image_folder: Path, tmp_path: Path):
     out = tmp_path / "out"
     lock = BatchLock(out)
