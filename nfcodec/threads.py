@@ -105,6 +105,11 @@ def configure_threads(requested: int | None = None) -> ThreadSettings:
     set_wait_policy()
     count = str(settings.threads)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        if name == "NUMBA_NUM_THREADS" and "numba" in sys.modules:
+            # read once, when numba loads; a later change makes numba refuse to compile anything
+            # ("cannot set NUMBA_NUM_THREADS once the threads have been launched"): the loaded
+            # pool is resized below instead
+            continue
         os.environ[name] = count  # our chosen size wins: the pools must agree with each other
     _apply_to_loaded_libraries(settings.threads)
     return settings
