@@ -73,13 +73,20 @@ def _configure_threads(ctx: click.Context, _param: click.Parameter, value: int |
     return settings
 
 
+def deadline_option(f: Any) -> Any:
+    return click.option(
+        "--deadline", type=click.FloatRange(0.1, 86400), default=600.0, show_default=True, metavar="S",
+        help="URLs: give up when the whole download takes longer than S seconds (a server that drips bytes).")(f)
+
+
 def threads_option(f: Any) -> Any:
     return click.option(
         "--threads", type=click.IntRange(1, 1024), is_eager=True, expose_value=False, callback=_configure_threads,
         metavar="N",
         help="Worker threads for torch, numba and OpenMP [default: $NFC_THREADS, else $OMP_NUM_THREADS, else the "
              "CPUs this process may use (affinity and cgroup quota)]. Idle threads sleep, so encodes beside other "
-             "work slow down fairly; files are byte-identical for a given thread count. Batch workers: cores / workers.",
+             "work slow down fairly. Files are byte-identical at any thread count (reductions run in a fixed order). "
+             "Batch workers: cores / workers.",
     )(f)
 
 

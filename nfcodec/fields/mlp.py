@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from . import mlp_kernels
 from .base import uniform_
 
 
@@ -61,6 +63,10 @@ class ProgressiveMLP(nn.Module):
         self.biases = nn.ParameterList([nn.Parameter(torch.zeros(wmax)) for _ in shapes] if config.bias else [])
         self.out_w = nn.Parameter(torch.zeros(config.out_dim, wmax))
         self.out_bias = nn.Parameter(torch.zeros(config.out_dim))  # the output offset without biases
+        # a training step computes no weight gradient for the entries `mask_gradients` would
+        # zero (set while train.optimise trains one stage with freezing: a ReLU MLP's later
+        # stages then cost what their new units need, not the whole width)
+        self.stage_gradients_only = False
 
     def span(self, stage: int) -> tuple[int, int]:
         widths = self.config.widths
@@ -72,15 +78,15 @@ class ProgressiveMLP(nn.Module):
     def forward(self, h: torch.Tensor, stage: int) -> torch.Tensor:
         c = self.config
         width = c.widths[stage - 1]
-        for i, weight in enumerate(self.weights):
-            w = weight[:width, : self._columns(i, stage)]
-            if c.activation == "sine":
-                h = torch.sin(c.omega * nn.functional.linear(h, w, self.biases[i][:width]))
-            else:
-                h = torch.relu(nn.functional.linear(h, w))
-        if c.bias:
+        if c.bias:  # SIREN: torch's linear (its SDF loss differentiates the network twice)
+            for i, weight in enumerate(self.weights):
+                h = torch.sin(c.omega * nn.functional.linear(h, weight[:width, : self._columns(i, stage)], self.biases[i][:width]))
             return nn.functional.linear(h, self.out_w[:, :width], self.out_bias)
-        return nn.functional.linear(h, self.out_w[:, :width]) + self.out_bias
+        lo, hi = self.span(stage)
+        rows, every = ((lo, hi), None) if self.stage_gradients_only else (None, None)
+        for i, weight in enumerate(self.weights):
+            h = torch.relu(linear(h, weight[:width, : self._columns(i, stage)], rows, every))
+        return linear(h, self.out_w[:, :width], every, rows) + self.out_bias
 
     def grow(self, stage: int, generator: torch.Generator) -> None:
         """Initialise stage `stage`'s units: every hidden layer's new rows (the new->new block
@@ -144,3 +150,55 @@ class ProgressiveMLP(nn.Module):
         if stage == 1:
             views["out.b" if self.config.bias else "out.offset"] = self.out_bias
         return views
+
+
+def linear(h: torch.Tensor, w: torch.Tensor, rows: tuple[int, int] | None = None,
+           cols: tuple[int, int] | None = None) -> torch.Tensor:
+    """h @ w.T, as `nn.functional.linear` computes it (under autocast too), except that a
+    training step on the CPU gets its weight gradient from a fixed-order sum over the batch
+    (mlp_kernels.weight_grad; a BLAS's order depends on the thread count), and only for
+    w[rows, cols] when given (zero elsewhere: entries the caller keeps frozen)."""
+    if not (torch.is_grad_enabled() and w.requires_grad and h.device.type == "cpu" and mlp_kernels.AVAILABLE):
+        return nn.functional.linear(h, w)
+    dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else w.dtype
+    return _FixedOrderLinear.apply(h, w, dtype, rows, cols)
+
+
+class _FixedOrderLinear(torch.autograd.Function):
+    """Linear without bias computed in `dtype` (the autocast's, else the weight's): forward and
+    input gradient by torch (each output a sum over at most the layer's width, split across
+    threads by rows only), the weight gradient by the fixed-order kernel, in float32."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, w: torch.Tensor, dtype: torch.dtype, rows: tuple[int, int] | None,  # type: ignore[override]
+                cols: tuple[int, int] | None) -> torch.Tensor:
+        with torch.autocast("cpu", enabled=False):
+            h_c, w_c = h.to(dtype), w.to(dtype)
+            ctx.save_for_backward(h_c, w_c)
+            ctx.h_dtype, ctx.w_dtype, ctx.w_shape = h.dtype, w.dtype, w.shape
+            ctx.rows, ctx.cols = rows or (0, w.shape[0]), cols or (0, w.shape[1])
+            return nn.functional.linear(h_c, w_c)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        h_c, w_c = ctx.saved_tensors
+        grad_h = grad_w = None
+        with torch.autocast("cpu", enabled=False):
+            g = grad.to(w_c.dtype).contiguous()
+            if ctx.needs_input_grad[0]:
+                grad_h = (g @ w_c).to(ctx.h_dtype)
+            if ctx.needs_input_grad[1]:
+                block = mlp_kernels.weight_grad(_kernel_view(g), _kernel_view(h_c.contiguous()), ctx.rows, ctx.cols)
+                if block.shape == tuple(ctx.w_shape):
+                    grad_w = torch.from_numpy(block).to(ctx.w_dtype)
+                else:
+                    grad_w = torch.zeros(ctx.w_shape, dtype=ctx.w_dtype)
+                    grad_w[ctx.rows[0] : ctx.rows[1], ctx.cols[0] : ctx.cols[1]] = torch.from_numpy(block)
+        return grad_h, grad_w, None, None, None
+
+
+def _kernel_view(t: torch.Tensor) -> np.ndarray:
+    """A contiguous float32 tensor as numpy, bfloat16 as its int16 bits; other dtypes as float32."""
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy()
+    return t.float().numpy()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..train.loop import fixed_order_mean
 from ..train.samplers import Batch
 
 TRUNCATION = 0.1  # shape units: distances beyond are clamped (the surface is what matters)
@@ -18,7 +19,7 @@ def sdf_regression_loss(field, batch: Batch, stage: int) -> torch.Tensor:
     its kernels give no second derivatives, and distances are known everywhere here)."""
     predicted = field.forward(batch.coords, stage, batch.lattice).float()[:, 0]
     target = batch.values[:, 0]
-    return torch.mean(torch.abs(predicted.clamp(-TRUNCATION, TRUNCATION) - target.clamp(-TRUNCATION, TRUNCATION)))
+    return fixed_order_mean(torch.abs(predicted.clamp(-TRUNCATION, TRUNCATION) - target.clamp(-TRUNCATION, TRUNCATION)))
 
 
 def siren_sdf_loss(field, batch: Batch, stage: int) -> torch.Tensor:
@@ -33,11 +34,11 @@ def siren_sdf_loss(field, batch: Batch, stage: int) -> torch.Tensor:
     grad = grad / BOX  # d/d(shape units)
     kind = batch.values[:, 4]
     surface, uniform = kind == SURFACE, kind == UNIFORM
-    terms = W_EIKONAL * torch.mean(torch.abs(grad.norm(dim=1) - 1.0))
+    terms = W_EIKONAL * fixed_order_mean(torch.abs(grad.norm(dim=1) - 1.0))
     if bool(surface.any()):
         normals = batch.values[surface, 1:4]
-        terms = terms + W_SURFACE * torch.mean(torch.abs(predicted[surface]))
-        terms = terms + W_NORMAL * torch.mean(1.0 - torch.nn.functional.cosine_similarity(grad[surface], normals, dim=1))
+        terms = terms + W_SURFACE * fixed_order_mean(torch.abs(predicted[surface]))
+        terms = terms + W_NORMAL * fixed_order_mean(1.0 - torch.nn.functional.cosine_similarity(grad[surface], normals, dim=1))
     if bool(uniform.any()):
-        terms = terms + W_OFF * torch.mean(torch.exp(-OFF_SURFACE_ALPHA * torch.abs(predicted[uniform])))
+        terms = terms + W_OFF * fixed_order_mean(torch.exp(-OFF_SURFACE_ALPHA * torch.abs(predicted[uniform])))
     return terms

@@ -67,9 +67,42 @@ class StageFit:
 Loss = Callable[[ProgressiveField, Batch, int], torch.Tensor]
 
 
+# Sums to one value: torch splits a full reduction of at least GRAIN (its grain size) elements
+# across threads, each adding its own share into a buffer of per-thread partials (its
+# "two-pass reduction"), so `x.sum()` and `x.mean()` give other bits at 1 and 2 threads. A
+# reduction along a dimension is split by output element only (each output summed by one
+# thread, the same way whichever), and one below the grain runs on one thread.
+GRAIN = 32768
+SUM_BLOCK = 4096
+
+
+def fixed_order_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum of every element of `x` (differentiable) in an order no thread count changes:
+    rows of SUM_BLOCK elements summed along their dimension, then the row sums (fewer than
+    GRAIN), the last partial row on its own."""
+    flat = x.reshape(-1)
+    n = flat.numel()
+    if n < GRAIN:
+        return flat.sum()
+    rows = n // SUM_BLOCK
+    parts = flat[: rows * SUM_BLOCK].view(rows, SUM_BLOCK).sum(dim=1)
+    if rows * SUM_BLOCK < n:
+        parts = torch.cat([parts, flat[rows * SUM_BLOCK :].sum().reshape(1)])
+    return fixed_order_sum(parts)
+
+
+def fixed_order_mean(x: torch.Tensor) -> torch.Tensor:
+    """`x.mean()` whose bits do not depend on the thread count (fixed_order_sum); the same
+    gradient, 1 / numel per element."""
+    return fixed_order_sum(x) / max(x.numel(), 1)
+
+
 def mse_loss(field: ProgressiveField, batch: Batch, stage: int) -> torch.Tensor:
-    """Mean squared error of the field at `stage` (computed in float32 whatever the autocast)."""
-    return torch.mean((field.forward(batch.coords, stage, batch.lattice).float() - batch.values) ** 2)
+    """Mean squared error of the field at `stage` (computed in float32 whatever the autocast).
+    Its value is a decision value (the batch PSNR that stops a stage at --target-psnr, a
+    quality goal's controller, the rate-distortion cost of a quantisation step), so it is
+    summed in a fixed order."""
+    return fixed_order_mean((field.forward(batch.coords, stage, batch.lattice).float() - batch.values) ** 2)
 
 
 def cosine_factor(step: int, steps: int, final_fraction: float) -> float:
@@ -104,22 +137,30 @@ def optimise(
     batch_psnr)` returning True stops early. Returns (steps taken, the last batch PSNR)."""
     amp = autocast_dtype(field, sampler.device, precision)
     batch_psnr, step = float("nan"), 0
-    while steps is None or step < steps:
-        step += 1
-        if lr_factor is not None:
-            for group in optimiser.param_groups:
-                group["lr"] = lr * lr_factor(step)
-        batch = sampler.batch(generator)
-        optimiser.zero_grad(set_to_none=False)
-        with torch.autocast(batch.coords.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            value = loss(field, batch, stage)
-        value.backward()
-        if freeze:
-            field.mask_gradients(stage)
-        optimiser.step()
-        batch_psnr = psnr_from_mse(value.item())
-        if on_step is not None and on_step(step, batch_psnr):
-            break
+    # with freezing, gradients of frozen entries are zeroed after every backward pass: the
+    # field may as well not compute them (fields.mlp: only the stage's rows)
+    skip = getattr(field, "skip_frozen_gradients", None)
+    previous = skip(freeze) if skip is not None else None
+    try:
+        while steps is None or step < steps:
+            step += 1
+            if lr_factor is not None:
+                for group in optimiser.param_groups:
+                    group["lr"] = lr * lr_factor(step)
+            batch = sampler.batch(generator)
+            optimiser.zero_grad(set_to_none=False)
+            with torch.autocast(batch.coords.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                value = loss(field, batch, stage)
+            value.backward()
+            if freeze:
+                field.mask_gradients(stage)
+            optimiser.step()
+            batch_psnr = psnr_from_mse(value.item())
+            if on_step is not None and on_step(step, batch_psnr):
+                break
+    finally:
+        if skip is not None:
+            skip(previous)
     return step, batch_psnr
 
 

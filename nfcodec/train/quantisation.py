@@ -16,10 +16,11 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from ..fields.base import ProgressiveField
-from .loop import Loss
+from .loop import Loss, fixed_order_mean, fixed_order_sum
 from .samplers import Batch
 
 MIN_PROBABILITY = 2.0**-24  # the coder's smallest frequency
@@ -66,24 +67,26 @@ class TableQuantiser:
         """Bits of the last forward's codes, rounded without noise (as the file will hold them),
         under each level's own histogram (what the coder's table model approaches): the
         controller's measure of the rate."""
-        flat = torch.round(self.clean.reshape(-1)).long()
+        flat = np.rint(self.clean.reshape(-1).cpu().numpy()).astype(np.int64)
         total = 0.0
         for lo, hi in self.segments:
-            _, counts = torch.unique(flat[lo:hi], return_counts=True)
-            p = counts.double() / max(1, hi - lo)
-            total += float(-(counts.double() * torch.log2(p)).sum())
+            _, counts = np.unique(flat[lo:hi], return_counts=True)
+            counts = counts.astype(np.float64)
+            total += float(-(counts * np.log2(counts / max(1, hi - lo))).sum())  # numpy: one thread, a fixed order
         return total
 
     def bits(self) -> torch.Tensor:
-        """Estimated code length of the last forward's entries, in bits (differentiable)."""
+        """Estimated code length of the last forward's entries, in bits (differentiable). The
+        scale is a decision value (it shapes the gradient): summed in a fixed order, as is
+        the total (fixed_order_sum: torch's own full sums depend on the thread count)."""
         if self.codes is None:
             raise RuntimeError("no quantised forward pass yet")
         flat = self.codes.reshape(-1)
         total = flat.new_zeros(())
         for lo, hi in self.segments:
             part = flat[lo:hi]
-            scale = part.detach().abs().mean().clamp(min=0.05)
-            total = total + laplace_bits(part, scale).sum()
+            scale = fixed_order_mean(part.detach().abs()).clamp(min=0.05)
+            total = total + fixed_order_sum(laplace_bits(part, scale))
         return total
 
 
