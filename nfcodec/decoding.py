@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import container
+from .container.tensors import decompress_at_most
 from .errors import InvalidHeader, InvalidPayload, TruncatedFile, UnknownCodecId, UsageError
 from .fsutil import check_output_path, input_file
 from .modalities import check_options, modality
@@ -108,6 +109,41 @@ def _field_from_header(header: container.Header) -> Any:
     return field_cls.from_config(widths, config)
 
 
+# Renderers evaluate 2^16 to 2^18 points at a time, but a (hostile) header may declare a layer of
+# millions of units within MAX_FIELD_PARAMS: the decoder's field is evaluated in pieces small
+# enough that one layer's activations hold at most this many values (binary32: 128 MiB).
+MAX_ACTIVATIONS = 1 << 25
+
+
+class _BoundedField:
+    """A decoder's field as renderers see it: `forward` in pieces of at most `points` points
+    (the lattice split along with the coordinates), everything else (loading stages, shapes,
+    widths) the field's own."""
+
+    def __init__(self, field: Any, points: int):
+        self._field, self._points = field, points
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._field, name)
+
+    def forward(self, coords: torch.Tensor, stage: int, lattice: Any = None) -> torch.Tensor:
+        n = self._points
+        if coords.shape[0] <= n:
+            return self._field.forward(coords, stage, lattice)
+        if lattice is None:
+            return torch.cat([self._field.forward(coords[i : i + n], stage) for i in range(0, coords.shape[0], n)])
+        return torch.cat([self._field.forward(torch.from_numpy(part.coords()).to(coords.device), stage, part)
+                          for part in lattice.split(n)])
+
+
+def bounded_for_rendering(field: Any) -> Any:
+    """`field`, or a _BoundedField of it when its widest layer (hidden units or encoding
+    features) would hold more than MAX_ACTIVATIONS values for a renderer's block of points."""
+    widths = list(field.mlp.config.widths) + list(field.encoding.out_dims())
+    points = max(1, MAX_ACTIVATIONS // max(widths))
+    return _BoundedField(field, points) if points < 1 << 18 else field  # renderers' blocks: <= 2^18 points
+
+
 def check_scale(scale: float) -> float:
     """`scale` as a float if it is a usable output scale (finite, > 0), else UsageError."""
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
@@ -129,7 +165,7 @@ class Decoder:
             raise TruncatedFile(f"truncated file: no complete stage yet (the file has {header.file_size} bytes)")
         self.header = header
         geometry = self.modality.from_description(header.signal)
-        self.field = _field_from_header(header)
+        self.field = bounded_for_rendering(_field_from_header(header))  # whoever renders it (plugins too)
         domain = self.modality.domain(geometry)
         check_extents([s.extent for s in header.stages], domain, self.modality.growth)
         if self.field.in_dim != len(domain.axes) or self.field.out_dim != geometry.channels:
@@ -298,9 +334,9 @@ def _search_table(nff: Any) -> dict[str, Any]:
     if not chunks:
         return {}
     try:
-        import zstandard
-
-        data = zstandard.ZstdDecompressor(max_window_size=container.limits.MAX_ZSTD_WINDOW).decompress(bytes(chunks[0]), max_output_size=MAX_SEARCH_TABLE)
+        # bounded whatever the frame declares (zstandard's max_output_size is ignored when it
+        # declares a content size: a 32 KB frame could make `nfc info` allocate gigabytes)
+        data = decompress_at_most(chunks[0], MAX_SEARCH_TABLE, "search table")
         table = msgpack.unpackb(data, raw=False, max_str_len=1 << 12, max_array_len=1 << 12, max_map_len=1 << 8, max_bin_len=0, max_ext_len=0)
     except Exception as exc:  # ancillary data: any defect is reported, not raised
         return {"search_error": f"unreadable search table ({type(exc).__name__})"}

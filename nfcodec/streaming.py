@@ -20,7 +20,7 @@ from . import container
 from .decoding import DecodeResult, Decoder, check_scale, decode_bytes, info
 from .errors import TruncatedFile, UsageError
 from .fsutil import input_file
-from .remote import READ_PIECE, FetchStats, RangeFetcher, fetch_header
+from .remote import DEADLINE, READ_PIECE, FetchStats, RangeFetcher, fetch_header
 
 MAX_HEADER_PREFIX = 8 + 12 + (1 << 20)  # signature + framing + the largest header (formats/nff.md, Limits)
 
@@ -199,13 +199,14 @@ def decode_url(
     on_width: Callable[[DecodeResult], None] | None = None,
     strict: bool = False,
     options: Mapping[str, Any] | None = None,
+    deadline: float = DEADLINE,
 ) -> tuple[DecodeResult, FetchStats]:
     """Decode width `width` (default: all) of a remote `.nff`, fetching the header with one
     Range request and stages 1..width with a second (strict: the whole file). With `on_width`,
     the download is decoded as it arrives: `on_width(result)` for every width as soon as its
-    stage is complete."""
+    stage is complete. `timeout` bounds each wait for the server, `deadline` the download."""
     check_scale(scale)
-    with RangeFetcher(url, timeout=timeout, retries=retries) as fetcher:
+    with RangeFetcher(url, timeout=timeout, retries=retries, deadline=deadline) as fetcher:
         header = fetch_header(fetcher)
         total = len(header.stages)
         if width is not None and not 1 <= width <= total:
@@ -247,8 +248,8 @@ def decode_url(
         return result, fetcher.stats
 
 
-def info_url(url: str, timeout: float = 10.0, retries: int = 4) -> tuple[dict[str, Any], FetchStats]:
+def info_url(url: str, timeout: float = 10.0, retries: int = 4, deadline: float = DEADLINE) -> tuple[dict[str, Any], FetchStats]:
     """`nfcodec.info` of a remote file from its header alone (one request for typical files)."""
-    with RangeFetcher(url, timeout=timeout, retries=retries) as fetcher:
+    with RangeFetcher(url, timeout=timeout, retries=retries, deadline=deadline) as fetcher:
         fetch_header(fetcher)
         return info(bytes(fetcher.data)), fetcher.stats

@@ -5,43 +5,47 @@
     python -m nfcodec.container.fuzz_reader --engine atheris --seconds 60   # if atheris is installed
 
 Seeds are the conformance vectors in formats/vectors (or, outside a checkout, files built with
-the writer). Each input goes through everything a decoder does with untrusted bytes: `read`
-in both modes, `stage_tensors` for every available stage, `transform_data`, `header_bytes_needed`. Any other
-exception, a broken invariant (an AssertionError), an input slower than --max-seconds or
-memory beyond --max-rss-mb is a finding: its bytes are written as hex under --findings and the
-process exits 1. Dependency-free (stdlib + the container's own dependencies).
+the writer). Each input goes through everything a decoder does with untrusted bytes at the
+container level: `read` in both modes, `stage_tensors` for every available stage (within a
+work budget, below), `transform_data`, `header_bytes_needed`. Any other exception, a broken
+invariant (an AssertionError), an input slower than --max-seconds or memory beyond
+--max-rss-mb is a finding: its bytes are written as hex under --findings and the process
+exits 1. Dependency-free (stdlib + the container's own dependencies); mutations are
+structure-aware (fuzz_mutators.py). `--engine atheris` runs the same target and mutator under
+libFuzzer's coverage guidance (`atheris_fuzz`, which tools/fuzz_nff.py also uses for the
+whole decoder: the reader, the field, the modalities and rendering).
+
+Work budget: a stage's tensors are decoded while the bytes decoded for the input (each
+stage's decompressed payload plus its tensors as binary32) stay within `budget`
+(DECODE_BUDGET, 32 MiB); a stage beyond it is only read (framing, CRC), and NXFM data above
+TRANSFORM_DATA_BUDGET bytes is not decompressed. Every decode costs time and
+memory linear in what the header declares, which the limits cap (formats/nff.md, "Limits");
+the budget keeps each fuzz input well under a second, and the tests check the limits at full
+size (tests/container/test_fuzz_corpus.py).
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import random
 import re
 import resource
-import struct
 import sys
 import time
 import traceback
-import zlib
 from pathlib import Path
 from typing import Any, Callable
 
-import msgpack
 import numpy as np
 
 from ..errors import NffError
 from .chunks import SIGNATURE
+from .fuzz_mutators import mutate
 from .reader import header_bytes_needed, read
 
 REPO_VECTORS = Path(__file__).resolve().parents[2] / "formats" / "vectors"
-INTERESTING_U32 = (0, 1, 7, 8, 0xFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, (1 << 20) + 1, (1 << 28) + 1, 1 << 31)
-INTERESTING_VALUES: tuple[Any, ...] = (
-    0, 1, -1, 2, 255, 65535, 65536, 2**31, 2**32 + 7, 2**63 - 1, -(2**63), 2**64 - 1,
-    0.0, -0.0, 0.1, 1e300, float("nan"), float("inf"), 2.0**-127, 2.0**-126, 2.0**64, 2.0**65,
-    True, False, None, "", "x" * 65, "a\nb", "f16", "q8", "NSTG", "NEND", "NXFM", "teXt", "XTRA",
-    [], {}, [[]], b"", b"\x00",
-)
+DECODE_BUDGET = 1 << 25  # bytes decoded per input: stage payloads plus their tensors as binary32
+TRANSFORM_DATA_BUDGET = 1 << 24  # bytes of NXFM data decompressed per input
 
 
 def invariant(condition: bool, what: object) -> None:
@@ -50,9 +54,10 @@ def invariant(condition: bool, what: object) -> None:
         raise AssertionError(f"invariant broken: {what}")
 
 
-def check(data: bytes) -> str:
+def check(data: bytes, budget: int = DECODE_BUDGET) -> str:
     """The fuzz target. Raises nothing but NffError for a correct reader; returns a coarse label
-    of what happened (the driver keeps inputs with new labels)."""
+    of what happened (the driver keeps inputs with new labels). Stages are decoded while the
+    bytes they decode to stay within `budget` (module docstring)."""
     labels = []
     for strict in (False, True):
         try:
@@ -65,27 +70,32 @@ def check(data: bytes) -> str:
         invariant(header.file_size == header.chunks[-1].end, "file size")
         invariant(nff.stages_available <= nff.stages_total == len(header.stages), "stage counts")
         invariant(not strict or (nff.complete and len(data) == header.file_size), "strict means complete")
+        left = budget
         for k in range(1, nff.stages_available + 1):
             invariant(header.prefix_bytes(k) <= len(data), "available stages are present")
+            specs = header.stages[k - 1].tensors
+            left -= stage_cost(header.stages[k - 1])
+            if left < 0:
+                labels.append("over-budget")
+                break
             try:
                 tensors = nff.stage_tensors(k)
             except NffError as exc:
                 labels.append(feature(exc))
                 continue
-            specs = header.stages[k - 1].tensors
             invariant(list(tensors) == [t.name for t in specs], "tensor names")
             for spec in specs:
                 value = tensors[spec.name]
                 # Decoded tensors are what the header promised, and finite (formats/nff.md 6.1).
                 invariant(value.dtype == np.float32 and value.shape == spec.shape, spec)
                 invariant(bool(np.all(np.isfinite(value))), spec)
-        if nff.stages_available:  # the NXFM chunk precedes every stage, so it is present
+        declared = header.transform_data_bytes
+        if nff.stages_available and (declared or 0) <= TRANSFORM_DATA_BUDGET:  # NXFM precedes every stage
             try:
                 extra = nff.transform_data()
             except NffError as exc:
                 labels.append(feature(exc))
             else:
-                declared = header.transform_data_bytes
                 invariant((extra is None) == (declared is None), "transform data iff declared")
                 invariant(extra is None or len(extra) == declared, "transform data size")
     try:
@@ -96,200 +106,9 @@ def check(data: bytes) -> str:
     return "|".join(labels)
 
 
-# ---- structure-aware helpers -------------------------------------------------------------
-
-
-def walk(data: bytes | bytearray) -> list[tuple[int, int, bytes]]:
-    """(offset, data length, type) of each chunk whose framing fits in `data`."""
-    out, pos = [], len(SIGNATURE)
-    while pos + 12 <= len(data):
-        (length,) = struct.unpack_from(">I", data, pos)
-        if pos + 12 + length > len(data):
-            break
-        out.append((pos, length, bytes(data[pos + 4 : pos + 8])))
-        pos += 12 + length
-    return out
-
-
-def frame(chunk_type: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + chunk_type + payload + struct.pack(">I", zlib.crc32(chunk_type + payload))
-
-
-def fix_crcs(data: bytearray) -> bytearray:
-    for pos, length, _ in walk(data):
-        end = pos + 8 + length
-        struct.pack_into(">I", data, end, zlib.crc32(bytes(data[pos + 4 : end])))
-    return data
-
-
-def reindex(data: bytearray) -> bytearray:
-    """Rewrite the header's index to describe the chunks actually present (CRC-valid), so that
-    structural mutations get past the layout checks into the code behind them."""
-    chunks = walk(data)
-    if not chunks or chunks[0][2] != b"NHDR":
-        return data
-    head_pos, head_len, _ = chunks[0]
-    try:
-        head = msgpack.unpackb(bytes(data[head_pos + 8 : head_pos + 8 + head_len]), raw=False, strict_map_key=False)
-    except Exception:
-        return data
-    if not isinstance(head, dict):
-        return data
-    base = head_pos + 12 + head_len
-    head["index"] = [[t.decode("latin-1"), p - base, n] for p, n, t in chunks[1:]]
-    return bytearray(data[:head_pos] + frame(b"NHDR", _pack(head)) + data[base:])
-
-
-def _pack(obj: Any) -> bytes:
-    try:
-        return msgpack.packb(obj, use_bin_type=True)
-    except Exception:  # e.g. an int beyond 64 bits produced by a mutation
-        return msgpack.packb(None)
-
-
-def _nodes(root: Any, cap: int = 5000) -> list[tuple[Any, Any, Any]]:
-    """(parent, key, value) of the first `cap` nodes of a msgpack tree (breadth first, the
-    root included); capped so that the fuzzer's own memory stays small."""
-    out: list[tuple[Any, Any, Any]] = [(None, None, root)]
-    i = 0
-    while i < len(out) and len(out) < cap:
-        _, _, value = out[i]
-        if isinstance(value, dict):
-            out += [(value, k, v) for k, v in value.items()]
-        elif isinstance(value, list):
-            out += [(value, k, v) for k, v in enumerate(value)]
-        i += 1
-    return out[:cap]
-
-
-def _mutate_tree(root: Any, rng: random.Random) -> Any:
-    """Change one node, picked uniformly (so a deep key such as a tensor's step is as likely
-    a target as a top-level one): replace, tweak, delete, duplicate or repeat it."""
-    nodes = _nodes(root)
-    parent, key, value = rng.choice(nodes)
-    roll = rng.random()
-    # Trees may only grow while small: the fuzzer's own memory must stay far below the limit.
-    grow = len(nodes) < 3000
-    if isinstance(value, int) and not isinstance(value, bool) and roll < 0.4:
-        new = value + rng.choice((-1, 1, -value, 1 << rng.randrange(64), 12, -12))
-    elif isinstance(value, list) and value and roll < 0.3:
-        i = rng.randrange(len(value))
-        if roll < 0.1 or not grow:
-            del value[i]
-        elif roll < 0.2 or len(value) > 20:
-            value.insert(i, value[i])
-        else:
-            value[:] = value * rng.choice((2, 40, 300))  # e.g. too many stages or index entries
-        new = value
-    elif parent is not None and roll < 0.1:
-        del parent[key]
-        return root
-    elif isinstance(parent, dict) and roll < 0.15 and grow:
-        parent[f"{key}_"] = value
-        return root
-    else:
-        # A copy: the lists and maps among them would otherwise be mutated inside a tree later
-        # and drift between runs, breaking the fuzzer's determinism.
-        new = copy.deepcopy(rng.choice(INTERESTING_VALUES))
-    if parent is None:
-        return new
-    parent[key] = new
-    return root
-
-
-# ---- mutators: each takes (data, rng, corpus) and returns new bytes ----------------------
-
-
-def m_truncate(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    return d[: rng.randrange(len(d) + 1)]
-
-
-def m_bitflip(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    for _ in range(rng.choice((1, 1, 2, 4))):
-        if d:
-            d[rng.randrange(len(d))] ^= 1 << rng.randrange(8)
-    return d
-
-
-def m_insert(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    at = rng.randrange(len(d) + 1)
-    return d[:at] + bytearray(rng.randbytes(rng.choice((1, 2, 4, 8)))) + d[at:]
-
-
-def m_delete(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    at = rng.randrange(len(d) + 1)
-    return d[:at] + d[at + rng.randint(1, 16) :]
-
-
-def m_length(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    chunks = walk(d)
-    if chunks:
-        pos, length, _ = rng.choice(chunks)
-        value = rng.choice(INTERESTING_U32 + (length + 1, max(length - 1, 0), length + 12))
-        struct.pack_into(">I", d, pos, value)
-    return d
-
-
-def m_splice(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    other = rng.choice(corpus)
-    mine, theirs = walk(d), walk(other)
-    if not mine or not theirs:
-        return d[: rng.randrange(len(d) + 1)] + bytearray(other[rng.randrange(len(other) + 1) :])
-    pos, length, _ = rng.choice(mine)
-    opos, olength, _ = rng.choice(theirs)
-    piece = other[opos : opos + 12 + olength]
-    if rng.random() < 0.5:
-        return d[:pos] + piece + d[pos + 12 + length :]  # replace a chunk
-    return d[:pos] + piece + d[pos:]  # insert one
-
-
-def m_header(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    """A CRC-valid header whose msgpack content is mutated (the index still fits the body:
-    its offsets are relative to the end of the header)."""
-    chunks = walk(d)
-    if not chunks or chunks[0][2] != b"NHDR":
-        return m_bitflip(d, rng, corpus)
-    pos, length, _ = chunks[0]
-    try:
-        head = msgpack.unpackb(bytes(d[pos + 8 : pos + 8 + length]), raw=False, strict_map_key=False)
-    except Exception:
-        return fix_crcs(m_bitflip(d, rng, corpus))
-    for _ in range(rng.choice((1, 1, 2, 3))):
-        head = _mutate_tree(head, rng)  # the root itself may be replaced too
-    return d[:pos] + bytearray(frame(b"NHDR", _pack(head))) + d[pos + 12 + length :]
-
-
-def m_chunk_data(d: bytearray, rng: random.Random, corpus: list[bytes]) -> bytearray:
-    """Mutate one chunk's data (e.g. a zstd frame), then repair its framing and the index."""
-    chunks = walk(d)[1:]
-    if not chunks:
-        return m_bitflip(d, rng, corpus)
-    pos, length, chunk_type = rng.choice(chunks)
-    payload = bytearray(d[pos + 8 : pos + 8 + length])
-    mutator = rng.choice((m_bitflip, m_bitflip, m_truncate, m_insert, m_delete))
-    payload = mutator(payload, rng, corpus) if payload else bytearray(rng.randbytes(rng.randint(0, 16)))
-    return reindex(d[:pos] + bytearray(frame(chunk_type, bytes(payload))) + d[pos + 12 + length :])
-
-
-MUTATORS: tuple[Callable[[bytearray, random.Random, list[bytes]], bytearray], ...] = (
-    m_truncate, m_bitflip, m_bitflip, m_insert, m_delete, m_length, m_splice, m_header, m_header, m_header,
-    m_chunk_data, m_chunk_data,
-)
-
-
-def mutate(data: bytes, rng: random.Random, corpus: list[bytes]) -> bytes:
-    d = bytearray(data)
-    for _ in range(rng.choice((1, 1, 1, 2, 3))):
-        d = rng.choice(MUTATORS)(d, rng, corpus)
-    roll = rng.random()
-    if roll < 0.25:
-        d = fix_crcs(d)
-    elif roll < 0.35:
-        d = reindex(d)
-    return bytes(d[: 1 << 18])  # inputs stay small; the limits are tested by lengths, not bytes
-
-
-# ---- the driver --------------------------------------------------------------------------
+def stage_cost(stage: Any) -> int:
+    """Bytes that decoding a stage produces: its payload, then its tensors as binary32."""
+    return stage.raw_bytes + 4 * stage.new_params
 
 
 def load_seeds(corpus_dir: Path | None) -> list[bytes]:
@@ -388,26 +207,49 @@ def fuzz(
     return 0
 
 
-def fuzz_atheris(seconds: float, seed: int, findings: Path, corpus_dir: Path | None) -> int:
+def atheris_fuzz(target: Callable[[bytes], object], libfuzzer_args: list[str], seeds: list[bytes],
+                 allowed: type[BaseException] = NffError, mutate_share: float = 0.7) -> None:
+    """Run `target` under libFuzzer (atheris) until libFuzzer stops: `libfuzzer_args` are its
+    command line (argv[0] first, then flags and corpus folders). Only `allowed` exceptions are
+    not findings. Mutations: `mutate` (structure-aware) for `mutate_share` of them, libFuzzer's
+    own byte mutations for the rest (and for inputs that are not `.nff` at all). Instrument the
+    code under test (atheris.instrument_imports) before importing it, then call this."""
     import atheris  # type: ignore[import-not-found]
 
-    if hasattr(atheris, "instrument_all"):
-        atheris.instrument_all()
-    # libFuzzer adds to its corpus folder: keep that under --findings (never formats/vectors),
-    # where it also carries progress over to the next run.
-    work = findings / "atheris-corpus"
-    work.mkdir(parents=True, exist_ok=True)
-    for i, data in enumerate(load_seeds(corpus_dir)):
-        (work / f"seed-{i}").write_bytes(data)
+    pool = [s for s in seeds if len(s) <= 1 << 16][:256]  # splice partners
 
     def one_input(data: bytes) -> None:
         try:
-            check(data)
-        except NffError:
+            target(data)
+        except allowed:
             pass
 
-    atheris.Setup([sys.argv[0], f"-max_total_time={int(seconds)}", f"-seed={seed}", f"-artifact_prefix={findings}/", str(work)], one_input)
+    def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
+        rng = random.Random(seed)
+        if rng.random() >= mutate_share or not data.startswith(SIGNATURE[:4]):
+            return atheris.Mutate(data, max_size)
+        if len(pool) < 256:  # inputs the fuzzer found become splice partners too
+            pool.append(data)
+        elif rng.random() < 0.05:
+            pool[rng.randrange(len(pool))] = data
+        return mutate(data, rng, pool, max_size)
+
+    atheris.Setup(libfuzzer_args, one_input, custom_mutator=custom_mutator)
     atheris.Fuzz()
+
+
+def fuzz_atheris(seconds: float, seed: int, findings: Path, corpus_dir: Path | None) -> int:
+    """The container target under libFuzzer: its corpus grows under --findings/atheris-corpus."""
+    import atheris  # type: ignore[import-not-found]
+
+    atheris.instrument_all()  # the reader is imported already: instrument what is loaded
+    work = findings / "atheris-corpus"
+    work.mkdir(parents=True, exist_ok=True)
+    seeds = load_seeds(corpus_dir)
+    for i, data in enumerate(seeds):
+        (work / f"seed-{i}").write_bytes(data)
+    args = [sys.argv[0], f"-max_total_time={int(seconds)}", f"-seed={seed}", f"-artifact_prefix={findings}/", str(work)]
+    atheris_fuzz(check, args, seeds)
     return 0
 
 

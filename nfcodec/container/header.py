@@ -398,9 +398,22 @@ def unpack_header(data: bytes | memoryview, header_end: int) -> Header:
     def refuse_ext(code: int, _data: bytes) -> None:
         raise InvalidHeader(f"header uses msgpack extension type {code}")
 
+    containers = 0
+
+    def count() -> None:
+        nonlocal containers
+        containers += 1
+        if containers > limits.MAX_HEADER_CONTAINERS:  # stops the unpacking early
+            raise InvalidHeader(f"header holds more than {limits.MAX_HEADER_CONTAINERS} arrays and maps")
+
+    def build_list(items: list[Any]) -> list[Any]:
+        count()
+        return items
+
     def build_map(pairs: list[tuple[Any, Any]]) -> dict[str, Any]:
         # msgpack would silently keep the last of duplicate keys: two readers could then
         # disagree on what a file means, so duplicates (and non-string keys) are refused.
+        count()
         out: dict[str, Any] = {}
         for key, value in pairs:
             if not isinstance(key, str):
@@ -416,6 +429,7 @@ def unpack_header(data: bytes | memoryview, header_end: int) -> Header:
             raw=False,
             strict_map_key=True,
             object_pairs_hook=build_map,
+            list_hook=build_list,
             ext_hook=refuse_ext,
             max_str_len=limits.MAX_HEADER_BYTES,
             # No bin or ext values (msgpack timestamps included); the empty ones these limits

@@ -20,6 +20,10 @@ MAX_NAME_LENGTH = 64
 MAX_MSGPACK_DEPTH = 16
 MAX_HEADER_ARRAY_LEN = 1 << 16  # entries of any msgpack array in the header
 MAX_HEADER_MAP_LEN = 1 << 12  # entries of any msgpack map in the header
+# arrays and maps in the whole header: each costs an allocation, and a 1 MiB header could
+# otherwise hold a million of them (seconds to parse); the largest header a writer makes
+# (64 stages of 64 tensors, 256 chunks) holds under 10,000
+MAX_HEADER_CONTAINERS = 1 << 15
 MAX_REGISTRY_ID = (1 << 16) - 1  # transform / field ids are u16
 # q8 / q16 steps are normal binary32 numbers in this range, so that raw * step is exact to
 # compute in binary32 and can never overflow to infinity (32767 * 2^64 < 2^80).

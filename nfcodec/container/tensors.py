@@ -117,14 +117,56 @@ def decompress_exact(data: memoryview | bytes, expected: int, what: str) -> byte
         raise InvalidPayload(f"{what}: zstd frame needs dictionary {params.dict_id}")
     if params.window_size > limits.MAX_ZSTD_WINDOW:
         raise InvalidPayload(f"{what}: zstd window of {params.window_size} bytes > {limits.MAX_ZSTD_WINDOW}")
-    dobj = zstandard.ZstdDecompressor().decompressobj()
     try:
-        # libzstd stops with an error as soon as the output would pass the declared size.
-        out = dobj.decompress(bytes(data))
+        if expected:
+            # One call into a buffer of exactly `expected` bytes: libzstd refuses a block that would
+            # write past it. (Its streaming API checks the size only at the end of the frame, so a
+            # frame that declares the right size but whose blocks expand to gigabytes would be
+            # inflated whole first: a decompression bomb.) Trailing bytes and second frames too.
+            out = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).decompress(bytes(data), allow_extra_data=False)
+        else:
+            # python-zstandard answers b"" for a declared size of 0 without decoding the blocks:
+            # stream it (a frame of content size 0 has no room for output; libzstd refuses any).
+            dobj = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).decompressobj()
+            out = dobj.decompress(bytes(data))
+            if not dobj.eof or dobj.unused_data:
+                out = None
     except zstandard.ZstdError as exc:
         raise InvalidPayload(f"{what}: corrupt zstd data ({exc})") from None
-    if not dobj.eof or dobj.unused_data or len(out) != expected:
+    if out is None or len(out) != expected:
         raise InvalidPayload(f"{what}: zstd data does not hold exactly one frame of {expected} bytes")
+    return out
+
+
+def decompress_at_most(data: memoryview | bytes, max_bytes: int, what: str) -> bytes:
+    """Decompress one zstd frame of at most `max_bytes` bytes (ancillary data whose exact size
+    no header states), refusing a larger one with InvalidPayload without producing its output,
+    whatever size the frame declares (or not)."""
+    data = memoryview(data)
+    try:
+        declared = zstandard.get_frame_parameters(bytes(data[:32])).content_size
+    except zstandard.ZstdError:
+        raise InvalidPayload(f"{what}: not a zstd frame") from None
+    if declared != zstandard.CONTENTSIZE_UNKNOWN:
+        if declared > max_bytes:
+            raise InvalidPayload(f"{what}: zstd frame declares {declared} bytes, more than {max_bytes}")
+        return decompress_exact(data, declared, what)
+    if bytes(data[:4]) != ZSTD_MAGIC:
+        raise InvalidPayload(f"{what}: not a zstd frame")
+    try:
+        with zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).stream_reader(bytes(data)) as reader:
+            pieces, size = [], 0
+            while size <= max_bytes:  # no more than one byte past the limit is ever produced
+                piece = reader.read(max_bytes + 1 - size)
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+            out = b"".join(pieces)
+    except zstandard.ZstdError as exc:
+        raise InvalidPayload(f"{what}: corrupt zstd data ({exc})") from None
+    if len(out) > max_bytes:
+        raise InvalidPayload(f"{what}: decompresses to more than {max_bytes} bytes")
     return out
 
 

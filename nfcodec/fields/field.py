@@ -75,6 +75,13 @@ class Field(nn.Module):
         self.encoding.mask_gradients(stage)
         self.mlp.mask_gradients(stage)
 
+    def skip_frozen_gradients(self, skip: bool) -> bool:
+        """Whether training steps leave out the MLP's weight gradients that `mask_gradients`
+        would zero (the caller masks every step); returns the previous setting."""
+        previous = self.mlp.stage_gradients_only
+        self.mlp.stage_gradients_only = bool(skip)
+        return previous
+
     def _stage_views(self, stage: int) -> dict[str, torch.Tensor]:
         return {**self.encoding.stage_views(stage), **self.mlp.stage_views(stage)}
 
