@@ -15,7 +15,10 @@ bytes are held, with as few requests as it can:
   `Last-Modified`) keeps a resumed download from joining two versions of a file;
 * timeouts, resets, cut bodies and 5xx answers are retried with capped exponential back-off,
   resuming from the last byte held; errors that cannot improve (4xx, DNS, TLS) are not. After
-  `retries` failures in a row, or `deadline` seconds in one `fetch_to`, a one-line RemoteError.
+  `retries` failures in a row, a one-line RemoteError;
+* `timeout` bounds each wait for the server, `deadline` the whole download (every request from
+  the first on): a watchdog cuts the connection when it passes, so a server that drips a byte
+  at a time (which no per-read timeout notices) is given up on in time.
 
 `bytes_fetched` counts every body byte received (also those of a 200 answer a client skips).
 """
@@ -25,6 +28,7 @@ import http.client
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +41,7 @@ from .errors import InputError, TruncatedFile
 INITIAL_BYTES = 4096  # first request: the whole header of typical files, and part of stage 1
 READ_PIECE = 1 << 16
 MAX_BACKOFF = 8.0  # seconds between retries at most
+DEADLINE = 600.0  # seconds a whole download may take, by default
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -71,10 +76,37 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener(stats: FetchStats) -> urllib.request.OpenerDirector:
+def _watched(base: type, on_socket: Callable[[socket.socket], None]) -> type:
+    """`base` (an HTTP(S)Connection class) reporting each socket it connects, so that the
+    fetcher's deadline watchdog can cut it."""
+
+    class Watched(base):  # type: ignore[misc, valid-type]
+        def connect(self) -> None:
+            super().connect()
+            on_socket(self.sock)
+
+    return Watched
+
+
+def _opener(stats: FetchStats, on_socket: Callable[[socket.socket], None]) -> urllib.request.OpenerDirector:
+    plain = _watched(http.client.HTTPConnection, on_socket)
+
+    class Plain(urllib.request.HTTPHandler):
+        def http_open(self, req):  # type: ignore[override]
+            return self.do_open(plain, req)
+
+    handlers = [urllib.request.ProxyHandler(), Plain(), _Redirects(stats), urllib.request.HTTPDefaultErrorHandler(),
+                urllib.request.HTTPErrorProcessor()]
+    if hasattr(http.client, "HTTPSConnection"):  # Python built with ssl
+        tls = _watched(http.client.HTTPSConnection, on_socket)
+
+        class TLS(urllib.request.HTTPSHandler):
+            def https_open(self, req):  # type: ignore[override]
+                return self.do_open(tls, req, context=self._context)
+
+        handlers.append(TLS())
     opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-                    _Redirects(stats), urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+    for handler in handlers:
         opener.add_handler(handler)
     return opener
 
@@ -84,14 +116,17 @@ class _Retry(Exception):
 
 
 class RangeFetcher:
-    def __init__(self, url: str, timeout: float = 10.0, retries: int = 4, backoff: float = 0.25, deadline: float = 600.0):
+    def __init__(self, url: str, timeout: float = 10.0, retries: int = 4, backoff: float = 0.25, deadline: float = DEADLINE):
         if not is_url(url):
             raise InputError(f"not an http(s) URL: {url}")
         self.url = url
         self.timeout = timeout  # per connection attempt and per read
         self.retries = retries  # failures in a row before giving up
         self.backoff = backoff
-        self.deadline = deadline  # seconds one fetch_to may take in all
+        self.deadline = deadline  # seconds the whole download may take, from the first request on
+        self._deadline_at: float | None = None
+        self._expired = False  # the watchdog fired: whatever the connection did next is moot
+        self._sock: socket.socket | None = None  # the connection in use (the watchdog cuts it)
         self.data = bytearray()
         self.stats = FetchStats()
         self.total: int | None = None  # the file's size, once a response or the header says
@@ -100,7 +135,7 @@ class RangeFetcher:
         self._server_total: int | None = None  # the size the server reports
         self._validator: str | None = None
         self._open: http.client.HTTPResponse | None = None  # a 200 response being read on demand
-        self._opener = _opener(self.stats)
+        self._opener = _opener(self.stats, self._on_socket)
 
     def close(self) -> None:
         if self._open is not None:
@@ -125,28 +160,72 @@ class RangeFetcher:
     def fetch_to(self, end: int, on_data: Callable[[bytes], None] | None = None) -> None:
         """Hold the first `end` bytes (all there are, if the server's copy is shorter).
         `on_data` sees each new piece as it arrives (progressive decoding)."""
-        failures, started = 0, time.monotonic()
+        if len(self.data) >= (end if self.total is None else min(end, self.total)):
+            return
+        if self._deadline_at is None:
+            self._deadline_at = time.monotonic() + self.deadline
+        watchdog = threading.Timer(max(0.0, self._deadline_at - time.monotonic()), self._expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            self._fetch_loop(end, on_data)
+        finally:
+            watchdog.cancel()
+
+    def _fetch_loop(self, end: int, on_data: Callable[[bytes], None] | None) -> None:
+        failures = 0
         while len(self.data) < (end if self.total is None else min(end, self.total)):
+            self._check_deadline()
             held = len(self.data)
             try:
-                self._fetch_once(end, on_data, started)
+                self._fetch_once(end, on_data)
             except _Retry as exc:
+                self._check_deadline(exc)
                 failures = 0 if len(self.data) > held else failures + 1  # progress resets the count
                 if failures > self.retries:
                     self.close()
                     raise RemoteError(f"{self.url}: gave up after {failures} failed attempts in a row: {exc}") from None
                 self.stats.retries += 1
                 pause = min(MAX_BACKOFF, self.backoff * 2 ** max(0, failures - 1))
-                if time.monotonic() + pause - started > self.deadline:
-                    self.close()
-                    raise RemoteError(f"{self.url}: gave up after {self.deadline:g} s: {exc}") from None
+                if time.monotonic() + pause > self._deadline_at:
+                    self._give_up(exc)
                 time.sleep(pause)
+
+    # ---- the deadline ----------------------------------------------------------------------
+
+    def _on_socket(self, sock: socket.socket) -> None:
+        self._sock = sock
+        if self._expired:  # connected just as the deadline passed
+            self._cut()
+
+    def _expire(self) -> None:
+        """The watchdog: runs on a timer thread when the deadline passes."""
+        self._expired = True
+        self._cut()
+
+    def _cut(self) -> None:
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked on a dripping server
+            except OSError:
+                pass
+
+    def _check_deadline(self, exc: BaseException | None = None) -> None:
+        if self._expired or (self._deadline_at is not None and time.monotonic() >= self._deadline_at):
+            self._give_up(exc)
+
+    def _give_up(self, exc: BaseException | None) -> None:
+        why = f": {exc}" if exc is not None and not self._expired else ""  # after a cut, the error is ours
+        self._expired = True
+        self.close()
+        raise RemoteError(f"{self.url}: gave up after {self.deadline:g} s (the deadline), at byte {len(self.data)}{why}") from None
 
     # ---- one attempt ---------------------------------------------------------------------
 
-    def _fetch_once(self, end: int, on_data: Callable[[bytes], None] | None, started: float) -> None:
+    def _fetch_once(self, end: int, on_data: Callable[[bytes], None] | None) -> None:
         if self._open is not None:
-            self._read_body(self._open, end, on_data, started)
+            self._read_body(self._open, end, on_data)
             return
         start = len(self.data)
         headers = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity", "User-Agent": f"nfcodec/{__version__}"}
@@ -178,7 +257,7 @@ class RangeFetcher:
             self._check_validator(response, start)
             if response.status == 206:
                 range_end = self._check_content_range(response, start)
-                self._read_body(response, min(end, range_end), on_data, started, close=True)
+                self._read_body(response, min(end, range_end), on_data, close=True)
             elif response.status == 200:
                 # The whole file from byte 0 (a server without Range support; a newer version would
                 # have failed the validator check above): skip what we hold, read on demand.
@@ -188,7 +267,7 @@ class RangeFetcher:
                 if start:
                     self._skip(response, start)
                 self._open = response
-                self._read_body(response, end, on_data, started)
+                self._read_body(response, end, on_data)
             else:
                 raise RemoteError(f"{self.url}: unexpected HTTP {response.status}")
         except BaseException:
@@ -196,20 +275,20 @@ class RangeFetcher:
             raise
 
     def _read_body(self, response: http.client.HTTPResponse, end: int, on_data: Callable[[bytes], None] | None,
-                   started: float, close: bool = False) -> None:
-        """Read `response` until `end` bytes are held. `on_data` is called outside the network
-        error handling: its own failures (a full disk) are not mistaken for a dropped link."""
+                   close: bool = False) -> None:
+        """Read `response` until `end` bytes are held, each piece as soon as it arrives (read1:
+        a slow server's bytes reach `on_data` without waiting for a whole piece). `on_data` is
+        called outside the network error handling: its own failures (a full disk) are not
+        mistaken for a dropped link."""
         while len(self.data) < end:
-            if time.monotonic() - started > self.deadline:
-                self._drop(response)
-                raise RemoteError(f"{self.url}: gave up after {self.deadline:g} s at byte {len(self.data)}")
             try:
-                piece = response.read(min(READ_PIECE, end - len(self.data)))
+                piece = response.read1(min(READ_PIECE, end - len(self.data)))
             except (OSError, http.client.HTTPException) as exc:  # reset, timeout, cut body
                 self._drop(response)
                 raise _Retry(_reason(exc)) from None
             if not piece:
                 self._drop(response)
+                self._check_deadline()  # the watchdog's cut, not the end of the file
                 if response.status == 200:
                     self._server_copy_ends()  # a clean end of the whole body: that is the file
                     return
@@ -229,6 +308,7 @@ class RangeFetcher:
             while count:
                 piece = response.read(min(READ_PIECE, count))
                 if not piece:
+                    self._check_deadline()
                     raise _Retry("the response ended early")
                 self.stats.bytes_fetched += len(piece)
                 count -= len(piece)

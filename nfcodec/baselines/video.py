@@ -10,16 +10,14 @@ modality measures our stages: `VIDEO.quality` (RGB PSNR per frame, the mean over
 """
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from . import Baseline, BaselinePoint, ffmpeg_exe, ffmpeg_missing, last_words
+from . import Baseline, BaselinePoint, ffmpeg_missing
 
 
 @dataclass(frozen=True)
@@ -45,22 +43,17 @@ class FfmpegVideo(Baseline):
     def encode(self, signal: Any, setting: float, out: Path) -> int:
         """`signal`'s frames coded into `out` (an .mp4) at `setting`; the file's bytes."""
         t, h, w = signal.frames.shape[:3]
-        cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-               "-r", f"{signal.fps:g}", "-i", "-", "-c:v", self.encoder, self.option, f"{setting:g}", "-pix_fmt", "yuv420p",
-               *self.extra, str(out)]
-        with open(out.with_suffix(".log"), "w+b") as log:  # a file: a chatty encoder cannot fill a pipe and stall
-            process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
-            try:
-                for frame in signal.frames:  # one frame in memory at a time
-                    process.stdin.write(np.ascontiguousarray(frame).tobytes())
-            except BrokenPipeError:
-                pass  # ffmpeg stopped early: its status and log say why
-            finally:
-                process.stdin.close()
-                status = process.wait()
-            if status != 0 or not out.exists():
-                log.seek(0)
-                raise self.error(setting, f"ffmpeg {self.encoder} failed: {last_words(log.read())}")
+        from ..errors import UsageError
+        from ..modalities.video_io import pipe_frames_to_ffmpeg
+
+        cmd = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{signal.fps:g}", "-i", "-",
+               "-c:v", self.encoder, self.option, f"{setting:g}", "-pix_fmt", "yuv420p", *self.extra, str(out)]
+        try:
+            pipe_frames_to_ffmpeg(cmd, signal.frames)  # one frame in memory at a time
+        except (OSError, UsageError) as exc:
+            raise self.error(setting, f"ffmpeg {self.encoder} failed: {exc}") from None
+        if not out.exists():
+            raise self.error(setting, f"ffmpeg {self.encoder} wrote nothing")
         return out.stat().st_size
 
     def run(self, signal: Any, setting: float) -> BaselinePoint:

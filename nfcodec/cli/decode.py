@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from .common import json_option, threads_option, note, print_json
+from .common import deadline_option, json_option, note, print_json, threads_option
 
 
 def output_stem(source: str, is_url: bool) -> Path:
@@ -30,6 +30,7 @@ def output_stem(source: str, is_url: bool) -> Path:
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
               help="Seconds to wait for a server, or (--progressive on a file) for the file to grow.")
 @click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries after a failed or cut request (URLs).")
+@deadline_option
 @click.option("--frames-dir", type=click.Path(file_okay=False), help="Clips: write PNG frames (frame_000001.png, ...) into this new folder instead.")
 @click.option("--crf", type=click.IntRange(0, 51), help="Clips to .mp4: libx264 quality (0 best, 51 worst) [default: 17, yuv420p].")
 @click.option("--lossless", is_flag=True, help="Clips to .mp4: lossless libx264rgb (qp 0, RGB) instead of --crf.")
@@ -39,7 +40,7 @@ def output_stem(source: str, is_url: bool) -> Path:
               help="Shapes: write the sampled signed distances (N^3 float32, x y z order) instead of a mesh.")
 @threads_option
 @json_option
-def decode_command(source, output, width, strict, scale, progressive, timeout, retries, frames_dir, crf, lossless,
+def decode_command(source, output, width, strict, scale, progressive, timeout, retries, deadline, frames_dir, crf, lossless,
                    resolution, sdf_grid, as_json):
     """Decode FILE.nff (or an http(s) URL): an image to a PNG at its bit depth, a clip to
     MP4 / Y4M / raw YUV 4:2:0 or PNG frames, rendered frame by frame (quality is measured on
@@ -108,7 +109,8 @@ def decode_command(source, output, width, strict, scale, progressive, timeout, r
         from ..streaming import decode_url
 
         result, stats = decode_url(source, width=width, scale=scale, timeout=timeout, retries=retries,
-                                   on_width=write_width if progressive else None, strict=strict, options=options)
+                                   on_width=write_width if progressive else None, strict=strict, options=options,
+                                   deadline=deadline)
         if not progressive:
             result.write(output_for(result), options)
         result.output = str(options.get("frames_dir") or output_for(result))

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import click
 
-from .common import json_option, print_json
+from .common import deadline_option, json_option, print_json
 
 
 @click.command("info")
 @click.argument("nff_path", metavar="FILE.nff|URL")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, help="Seconds to wait for a server (URLs).")
 @click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries after a failed request (URLs).")
+@deadline_option
 @json_option
-def info_command(nff_path, timeout, retries, as_json):
+def info_command(nff_path, timeout, retries, deadline, as_json):
     """Show the header summary and the chunk table of FILE.nff (works on truncated files).
 
     For an http(s) URL only the header is fetched: one Range request for typical files.
@@ -27,7 +28,7 @@ def info_command(nff_path, timeout, retries, as_json):
     if is_url(nff_path):
         from ..streaming import info_url
 
-        summary, stats = info_url(nff_path, timeout=timeout, retries=retries)
+        summary, stats = info_url(nff_path, timeout=timeout, retries=retries, deadline=deadline)
         summary.update(bytes_fetched=stats.bytes_fetched, requests=stats.requests)
     else:
         from ..codec import info, read_nff_bytes
