@@ -185,9 +185,7 @@ def encode_signal(
     field_model = build_field(config, domain.shape, geometry.channels, domain.resolution, overrides)
     extents = modality.stage_extents(geometry, len(field_model.widths), config.grow)
     fixed, lr, searched = _choose_transform(modality, signal, config, fixed, candidates, defaults["lr"], device, progress)
-    lattice = modality.search_lattice(signal)
-    transform = fit_transform(fixed, lattice, config.seed)
-    offset = trained_psnr_offset(transform, transform.forward(lattice.reshape(-1, geometry.channels)))
+    transform, offset = _fit_chosen(modality, signal, fixed, config.seed, geometry.channels)
     steps = config.steps or (coded_steps(defaults["coded_steps"], config.effort, len(field_model.widths)) if goal else defaults["steps"])
     transform_data = transform.data()
     extra_chunks = [container.transform_data_chunk(transform_data)] if transform_data is not None else []
@@ -245,6 +243,14 @@ def _choose_transform(modality: Modality, signal: Signal, config: EncodeConfig, 
     return searched.transform, searched.lr, searched
 
 
+def _fit_chosen(modality: Modality, signal: Signal, name: str, seed: int, channels: int) -> tuple[Transform, float]:
+    """The chosen transform fitted to the signal, and its trained-domain PSNR offset. The float
+    copy of the signal they need (an image's, 12 bytes a pixel) is freed on return, before training."""
+    lattice = modality.search_lattice(signal)
+    transform = fit_transform(name, lattice, seed)
+    return transform, trained_psnr_offset(transform, lattice.reshape(-1, channels))
+
+
 def _coding_plan(goal: Goal, field_model: Any, header: dict[str, Any], extra_chunks: list[tuple[str, bytes]], table_step: float,
                  points: int, steps: int, effort: str, offset: float) -> CodingPlan:
     """How a goal encode trains and codes: the header's bytes charged first, then the stages'."""
@@ -283,12 +289,19 @@ def search_config_for(config: EncodeConfig, candidates: tuple[str, ...] | None) 
     )
 
 
-def trained_psnr_offset(transform: Transform, trained: np.ndarray) -> float:
+OFFSET_BLOCK = 1 << 22  # positions per block of the slope estimate (a signal of fewer: one block, as before)
+
+
+def trained_psnr_offset(transform: Transform, values: np.ndarray) -> float:
     """dB to add to an original-domain PSNR to get the trained-domain one: exact for affine
-    maps and permutations, for gamma from the mean squared slope of the inverse."""
+    maps and permutations, for gamma from the mean squared slope of the inverse over the
+    trained values. `values` [N, C] are the signal's, transformed here block by block (a
+    transform without a factor is pointwise), so that memory stays bounded for large signals."""
     factor = transform.mse_factor()
     if factor is None:
-        factor = inverse_slope_sq(transform, trained)
+        parts = [(inverse_slope_sq(transform, transform.forward(values[i : i + OFFSET_BLOCK])), len(values[i : i + OFFSET_BLOCK]))
+                 for i in range(0, len(values), OFFSET_BLOCK)]
+        factor = parts[0][0] if len(parts) == 1 else sum(f * n for f, n in parts) / len(values)
     return 10.0 * math.log10(factor) if factor > 0 else 0.0
 
 

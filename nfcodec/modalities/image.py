@@ -7,6 +7,7 @@ image is the point ((i + 0.5) / H, (j + 0.5) / W) in [0, 1]^2 (pixel centres).
 from __future__ import annotations
 
 import math
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 
 from ..errors import InputError, InvalidHeader, UsageError
 from ..fsutil import atomic_write, input_file
-from ..metrics import psnr
+from ..metrics import psnr_from_mse
 from ..schema import require_int, require_int_list
 from .base import Domain, Extent, SampledSignalDefaults, extent_lattice, lattice_coords, prefix_extents
 from .kinds import ENCODABLE, sniff_kind, unsupported_message
@@ -51,11 +52,45 @@ class ImageSignal:
 
     def values(self) -> np.ndarray:
         """Samples normalised to [0, 1], shape [H*W, C] float32, row-major."""
-        scale = np.float32(1.0 / (2**self.bit_depth - 1))
-        return self.pixels.reshape(-1, self.channels).astype(np.float32) * scale
+        return sample_values(self.pixels.reshape(-1, self.channels), self.bit_depth)
 
     def description(self) -> dict[str, Any]:
         return image_description(self.height, self.width, self.channels, self.bit_depth)
+
+
+def sample_values(samples: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Integer samples -> float32 values v * float32(1 / (2^b - 1)) in [0, 1], scaled in
+    place: one float copy of the samples, the same numbers as the product."""
+    values = samples.astype(np.float32)
+    values *= np.float32(1.0 / (2**bit_depth - 1))
+    return values
+
+
+BLOCK_SAMPLES = 1 << 18  # samples per block when a pass over the pixels goes block by block (a few MB)
+EXACT_MEAN_POINTS = 1 << 22  # a streamed image up to this many pixels gets the full-batch path's exact mean
+
+
+def _row_blocks(pixels: np.ndarray) -> Iterator[slice]:
+    rows = max(1, BLOCK_SAMPLES // max(1, pixels[:1].size))
+    return (slice(r, r + rows) for r in range(0, pixels.shape[0], rows))
+
+
+def sum_squared_error(reference: np.ndarray, decoded: np.ndarray) -> int:
+    """The exact sum of squared differences of two integer images, block by block of rows (no
+    float copy of either): divided by the sample count, the MSE metrics.mse computes."""
+    if reference.shape != decoded.shape:
+        raise ValueError(f"decoded image {decoded.shape} against a reference of {reference.shape}")
+    total = 0
+    for rows in _row_blocks(reference):
+        diff = (reference[rows].astype(np.int64) - decoded[rows]).reshape(-1)
+        total += int(np.dot(diff, diff))
+    return total
+
+
+def is_constant(pixels: np.ndarray) -> bool:
+    """Whether every pixel equals the first, block by block of rows."""
+    first = pixels[0, 0]
+    return all(bool(np.all(pixels[rows] == first)) for rows in _row_blocks(pixels))
 
 
 SCHEMA, SCHEMA_VERSION = "image", 1
@@ -142,11 +177,17 @@ def check_image_input(path: str | os.PathLike) -> Path:
 
 
 def read_image(path: str | os.PathLike) -> ImageSignal:
-    """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha."""
+    """Read PNG / JPEG (and other formats imageio reads): 8- or 16-bit, grey, RGB, with alpha,
+    turned upright as its EXIF orientation says (what viewers display). An animation, an image
+    without pixels or in 32-bit / float samples gets a one-line InputError."""
     path = check_image_input(path)
+    png = _png_header(path)
+    if png is not None and png[0] * png[1] == 0:  # Pillow calls such a file unidentified
+        raise InputError(_no_pixels(path, png[0], png[1]))
     try:
+        opened = _open_with_pillow(path)
         # Pillow (imageio's PNG backend) reduces 16-bit colour PNGs to 8 bits: read those with pypng.
-        pixels = _read_png16(path) if _is_png16(path) else _read_common(path)
+        pixels = _read_png16(path) if png is not None and png[2] == 16 else _read_common(path, opened)
     except InputError:
         raise
     except Exception as exc:  # imageio raises many types for non-images
@@ -154,7 +195,7 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]
     if pixels.ndim == 4:
-        raise InputError(f"{path} holds {pixels.shape[0]} frames (an animation): nfc encodes {ENCODABLE}; convert it to a video file")
+        raise InputError(_animation(path, pixels.shape[0]))
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     if pixels.ndim != 3 or pixels.shape[2] not in COLOR_BY_CHANNELS:
@@ -164,29 +205,90 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     if pixels.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: unsupported sample type {pixels.dtype} (8- or 16-bit integers only)")
     height, width = pixels.shape[:2]
-    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE or height * width == 0:
+    if height * width == 0:
+        raise InputError(_no_pixels(path, width, height))
+    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
         raise InputError(f"{path}: image size {height}x{width} is out of bounds")
+    pixels = ORIENTATIONS.get(opened.orientation if opened else 1, lambda a: a)(pixels)
     return ImageSignal(np.ascontiguousarray(pixels), 8 if pixels.dtype == np.uint8 else 16)
 
 
-def _read_common(path: Path) -> np.ndarray:
+def _no_pixels(path: Path, width: int, height: int) -> str:
+    return f"{path}: the image has no pixels ({width} wide, {height} high)"
+
+
+def _animation(path: Path, frames: int) -> str:
+    return f"{path} holds {frames} frames (an animation): nfc encodes {ENCODABLE}; convert it to a video file"
+
+
+# EXIF orientation (tag 0x0112) -> the array as displayed: 2 mirrored, 3 rotated 180 degrees,
+# 4 flipped, 5 transposed, 6 rotated 90 clockwise, 7 transversed, 8 rotated 90 counter-clockwise
+# (PIL.ImageOps.exif_transpose's table, on [H, W, ...] arrays)
+ORIENTATION_TAG = 0x0112
+ORIENTATIONS = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@dataclass(frozen=True)
+class PillowInfo:
+    """What Pillow says about a file without decoding its pixels."""
+
+    mode: str
+    orientation: int  # EXIF orientation, 1 (as stored) to 8
+
+
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # Pillow's names; a phone's MPO JPEG also has frames: the photo, then previews
+
+
+def _open_with_pillow(path: Path) -> PillowInfo | None:
+    """The file's mode and EXIF orientation (None when Pillow does not read the format); an
+    animation (GIF, APNG, WebP) is refused here, before its frames are decoded."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            if image.format in ANIMATED_FORMATS and getattr(image, "is_animated", False):
+                raise InputError(_animation(path, int(getattr(image, "n_frames", 2))))
+            return PillowInfo(image.mode, _orientation(image))
+    except InputError:
+        raise
+    except Exception:  # not a Pillow format: imageio may read it with another plugin
+        return None
+
+
+def _orientation(image: Any) -> int:
+    # A PNG's eXIf chunk is read with the chunks before the pixels; Pillow would decode the
+    # whole image to look for one after them, which writers do not put there.
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    try:
+        value = image.getexif().get(ORIENTATION_TAG, 1)
+    except Exception:  # a malformed EXIF block: the pixels as stored
+        return 1
+    return value if value in ORIENTATIONS else 1
+
+
+def _read_common(path: Path, opened: PillowInfo | None) -> np.ndarray:
     """8-bit formats through imageio; colour models other than grey / RGB (CMYK JPEGs, YCbCr,
     32-bit integer or float modes) are converted by Pillow rather than misread as extra channels."""
     import imageio.v3 as iio
 
-    try:
-        from PIL import Image
+    if opened is not None:
+        if opened.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+            from PIL import Image
 
-        with Image.open(path) as probe:
-            mode = probe.mode
-            if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-                return np.asarray(probe.convert("RGB"))
-            if mode in ("I", "F"):
-                raise InputError(f"{path}: {mode}-mode (32-bit) images are not supported; use 8- or 16-bit")
-    except InputError:
-        raise
-    except Exception:  # not a Pillow format: let imageio try its other plugins
-        pass
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+        if opened.mode in ("I", "F"):
+            kind = "32-bit floating-point" if opened.mode == "F" else "32-bit integer"
+            raise InputError(f"{path}: {opened.mode}-mode ({kind}) samples are not supported; use 8- or 16-bit integers")
     return np.asarray(iio.imread(path))
 
 
@@ -194,11 +296,14 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
-def _is_png16(path: Path) -> bool:
+def _png_header(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, bit depth) from a PNG's IHDR, or None for any other file."""
     with open(path, "rb") as fh:
         head = fh.read(26)
     # IHDR data starts at byte 16: width, height (4 bytes each), then the bit depth byte
-    return len(head) == 26 and head[:8] == PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16
+    if len(head) != 26 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), head[24]
 
 
 def _read_png16(path: Path) -> np.ndarray:
@@ -212,20 +317,66 @@ def _read_png16(path: Path) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
-    """Write a PNG atomically at the array's bit depth (uint8 -> 8-bit, uint16 -> 16-bit)."""
+    """Write a PNG atomically at the array's bit depth (uint8 -> 8-bit, uint16 -> 16-bit).
+    The PNG is made in memory (no larger than the pixels) and written by atomic_write, so a
+    failed write is its one-line error (imageio's PNG plugin, writing the file itself, retries
+    a failed flush when collected and prints a second, ignored traceback)."""
     height, width, channels = pixels.shape
+    if pixels.dtype == np.uint16:
+        import png  # Pillow cannot write 16-bit colour PNGs
 
-    def write(tmp: Path) -> None:
-        if pixels.dtype == np.uint16:
-            import png  # Pillow cannot write 16-bit colour PNGs
+        buffer = io.BytesIO()
+        png.from_array(pixels.reshape(height, width * channels), PNG_MODES[channels] + ";16").write(buffer)
+        encoded = buffer.getvalue()
+    else:
+        import imageio.v3 as iio
 
-            png.from_array(pixels.reshape(height, width * channels), PNG_MODES[channels] + ";16").save(str(tmp))
-        else:
-            import imageio.v3 as iio
+        encoded = iio.imwrite("<bytes>", pixels[:, :, 0] if channels == 1 else pixels, extension=".png")
+    return atomic_write(path, encoded)
 
-            iio.imwrite(tmp, pixels[:, :, 0] if channels == 1 else pixels, extension=".png")
 
-    return atomic_write(path, write)
+class PixelValues:
+    """An image's trained values computed on demand from its integer pixels, for streamed
+    mini-batches (train.samplers.LatticeSampler): nothing per pixel is kept besides the pixels,
+    so memory follows the batch, not the image.
+
+    The values equal those the full-batch path computes (sample_values, then the transform):
+    a pointwise transform maps each value alone; a positional one is read through its
+    permutation (trained position p holds original pixel perm[p]). Indices are flat, C order,
+    over the part `extent` covers."""
+
+    def __init__(self, signal: ImageSignal, transform: Any, extent: Extent | None = None):
+        self.signal, self.transform = signal, transform
+        self.pixels = signal.pixels.reshape(-1, signal.channels)  # a view: the pixels, flat
+        (self.r0, self.r1), (self.c0, self.c1) = extent or ((0, signal.height), (0, signal.width))
+        self.part = (self.r0, self.r1, self.c0, self.c1) != (0, signal.height, 0, signal.width)
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        """[len(idx), C] float32 values at flat indices `idx` of the part."""
+        if self.part:
+            rows, columns = np.divmod(idx, self.c1 - self.c0)
+            idx = (rows + self.r0) * self.signal.width + (columns + self.c0)
+        if self.transform.moves_positions:
+            return sample_values(self.pixels[self.transform.inverse_positions(idx)], self.signal.bit_depth)
+        return self.transform.forward(sample_values(self.pixels[idx], self.signal.bit_depth))
+
+    def mean(self, device: torch.device) -> torch.Tensor:
+        """[C] float32 mean of the part's values. Up to EXACT_MEAN_POINTS pixels, torch's mean of
+        them all, as the full-batch path computes it (so encodes of such images keep their
+        bytes; a transient float copy of at most 64 MB); beyond, summed in float64 block by block
+        of rows and rounded once (it may differ from torch's float32 sum in the last bit)."""
+        part = self.signal.pixels[self.r0 : self.r1, self.c0 : self.c1]
+        if part.shape[0] * part.shape[1] <= EXACT_MEAN_POINTS:
+            # (a positional transform only comes with the whole image: its values, moved)
+            values = self.transform.forward(sample_values(part.reshape(-1, self.signal.channels), self.signal.bit_depth))
+            return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).to(device).mean(dim=0)
+        total = np.zeros(self.signal.channels, np.float64)
+        for rows in _row_blocks(part):
+            values = sample_values(part[rows].reshape(-1, self.signal.channels), self.signal.bit_depth)
+            if not self.transform.moves_positions:  # a permutation keeps the mean
+                values = self.transform.forward(values)
+            total += values.sum(axis=0, dtype=np.float64)
+        return torch.from_numpy((total / (part.shape[0] * part.shape[1])).astype(np.float32)).to(device)
 
 
 def render_image(field_model: Any, transform: Any, geometry: ImageGeometry, stage: int, device: torch.device,
@@ -308,14 +459,21 @@ class ImageModality(SampledSignalDefaults):
 
     def sampler(self, signal: ImageSignal, transform: Any, batch_size: int, device: torch.device,
                 extent: Extent | None = None) -> Any:
-        from ..train import InMemorySampler
+        """The full batch when the image (or the part `extent` covers) has at most `batch_size`
+        pixels, else mini-batches streamed from the integer pixels (PixelValues): memory then
+        follows the batch, not the image."""
+        from ..train.samplers import InMemorySampler, LatticeSampler
 
-        # a positional transform moves samples across the whole image: transform it whole
-        values = transform.forward(signal.values()).reshape(signal.height, signal.width, signal.channels)
         lattice = extent_lattice((signal.height, signal.width), extent)
-        if extent is not None:
+        if lattice.num_points > batch_size:
+            values = PixelValues(signal, transform, extent)
+            return LatticeSampler(lattice, values, values.mean(device), batch_size, device)
+        if extent is None:
+            # a positional transform moves samples across the whole image: transform it whole
+            values = transform.forward(signal.values())
+        else:  # a part: only pointwise transforms are admitted (codec.admitted_transforms)
             (r0, r1), (c0, c1) = extent
-            values = values[r0:r1, c0:c1]
+            values = transform.forward(sample_values(signal.pixels[r0:r1, c0:c1].reshape(-1, signal.channels), signal.bit_depth))
         target = np.ascontiguousarray(values.reshape(-1, signal.channels), dtype=np.float32)
         coords = torch.from_numpy(lattice.coords()).to(device)
         return InMemorySampler(coords, torch.from_numpy(target).to(device), batch_size, lattice)
@@ -330,7 +488,8 @@ class ImageModality(SampledSignalDefaults):
         if extent is not None:  # spatial growth: the strip the stage covers
             (r0, r1), (c0, c1) = extent
             reference = reference[r0:r1, c0:c1]
-        return {"psnr": psnr(reference, decoded, peak=2**signal.bit_depth - 1)}
+        error = sum_squared_error(reference, decoded) / reference.size
+        return {"psnr": psnr_from_mse(error, peak=2**signal.bit_depth - 1)}
 
     def raw_bytes(self, geometry: ImageGeometry) -> int:
         return geometry.num_points * geometry.channels * (geometry.bit_depth // 8)
@@ -360,8 +519,7 @@ class ImageModality(SampledSignalDefaults):
         if min(signal.height, signal.width) < TINY_SIDE:
             warnings.append(f"the image is tiny ({signal.width}x{signal.height}): a neural field's fixed size dominates; "
                             "a PNG stores it in fewer bytes")
-        flat = signal.pixels.reshape(-1, signal.channels)
-        if flat.shape[0] > 1 and bool(np.all(flat == flat[0])):
+        if signal.num_points > 1 and is_constant(signal.pixels):
             warnings.append("the image is one constant colour: a PNG stores it in a few bytes")
         return warnings
 

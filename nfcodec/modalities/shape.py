@@ -75,7 +75,7 @@ def to_field(points: np.ndarray) -> np.ndarray:
 def read_shape(path: str | os.PathLike, seed: int = 0) -> ShapeSignal:
     mesh = load_mesh(path)
     norm = Normalisation.of(mesh)
-    shape_mesh = Mesh(norm.to_shape(mesh.vertices), mesh.faces)
+    shape_mesh = Mesh(norm.to_shape(mesh.vertices), mesh.faces, mesh.read_triangles)
     rng = np.random.default_rng(seed)
     surface, normals = sample_surface(shape_mesh, SAMPLES[SURFACE], seed + 1)
     half = SAMPLES[NEAR] // len(NEAR_SIGMAS)
@@ -170,7 +170,7 @@ class ShapeModality:
 
     def geometry(self, signal: ShapeSignal) -> ShapeGeometry:
         c = signal.normalisation.centre
-        return ShapeGeometry((float(c[0]), float(c[1]), float(c[2])), signal.normalisation.scale, len(signal.mesh.faces))
+        return ShapeGeometry((float(c[0]), float(c[1]), float(c[2])), signal.normalisation.scale, signal.mesh.triangles)
 
     def describe(self, geometry: ShapeGeometry) -> dict[str, Any]:
         return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "centre": list(geometry.centre), "scale": geometry.scale,

@@ -29,6 +29,13 @@ MAX_DECODED_TRIANGLES = 1 << 25  # a decoded mesh larger than this is refused (L
 class Mesh:
     vertices: np.ndarray  # float64 [n, 3]
     faces: np.ndarray  # int64 [m, 3]
+    # the triangles the file holds, before load_mesh drops those that are no surface (zero
+    # area, repeats): what a rate per input triangle counts (None: len(faces))
+    read_triangles: int | None = None
+
+    @property
+    def triangles(self) -> int:
+        return len(self.faces) if self.read_triangles is None else self.read_triangles
 
 
 def load_mesh(path: str | os.PathLike) -> Mesh:
@@ -56,12 +63,49 @@ def load_mesh(path: str | os.PathLike) -> Mesh:
         raise InputError(f"{path} has faces that name vertices it does not have")
     if len(faces) > MAX_FACES:
         raise InputError(f"{path} has {len(faces)} faces, more than {MAX_FACES}")
-    if not np.all(np.isfinite(vertices)):
-        raise InputError(f"{path} has vertices that are not finite numbers")
     used = vertices[np.unique(faces)]
-    if float(np.ptp(used, axis=0).max()) <= 0:
+    if not np.all(np.isfinite(used)):  # vertices no face uses are dropped below, whatever they hold
+        bad = int(np.count_nonzero(~np.isfinite(used).all(axis=1)))
+        raise InputError(f"{path}: {bad} of the vertices its faces use are not finite numbers (NaN or infinity)")
+    extent = float(np.ptp(used, axis=0).max())
+    if extent <= 0:
         raise InputError(f"{path}: every face is a single point (the mesh has no extent)")
-    return Mesh(vertices, faces)
+    read_triangles = len(faces)
+    faces = surface_faces(vertices, faces, extent)
+    if len(faces) == 0:
+        raise InputError(f"{path}: every face has zero area (the mesh has no surface)")
+    return Mesh(*without_unused_vertices(vertices, faces), read_triangles=read_triangles)
+
+
+ZERO_AREA = 1e-12  # a face whose doubled area is at most this times the mesh's extent squared has none
+
+
+def surface_faces(vertices: np.ndarray, faces: np.ndarray, extent: float) -> np.ndarray:
+    """The faces that are surface, in order: without zero-area faces (a collapsed triangle is
+    a segment or a point; inside a solid it would pull the distance to zero along it) and
+    without repeats of a triangle (the same three corners, in any order and orientation: a
+    repeat would count twice in the winding number, or cancel it when reversed, and weigh
+    twice in sampling). Corners are compared by position, so unwelded meshes (STL) count too.
+    Fins and other non-manifold edges are kept: distances and winding numbers take them."""
+    doubled_area = np.empty(len(faces))
+    for start in range(0, len(faces), CHUNK):
+        corners = vertices[faces[start : start + CHUNK]]
+        doubled_area[start : start + CHUNK] = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    keep = doubled_area > ZERO_AREA * extent * extent
+    _, welded = np.unique(vertices, axis=0, return_inverse=True)
+    corners = np.sort(welded.reshape(-1)[faces], axis=1)
+    _, first = np.unique(corners[keep], axis=0, return_index=True)
+    kept = np.flatnonzero(keep)[np.sort(first)]
+    return faces if len(kept) == len(faces) else faces[kept]
+
+
+def without_unused_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices some face uses (in their order) and the faces renumbered: a vertex no face
+    uses is no part of the surface (nor of the bounding box), whatever its coordinates."""
+    used, renumbered = np.unique(faces, return_inverse=True)
+    if len(used) == len(vertices):
+        return vertices, faces
+    return vertices[used], renumbered.reshape(faces.shape)
 
 
 @dataclass(frozen=True)
@@ -129,7 +173,9 @@ def marching_cubes(slabs: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     for slab in slabs:
         block = slab if previous is None else np.concatenate([previous[-1:], slab])
         start = offset - (0 if previous is None else 1)
-        if block.shape[0] >= 2 and float(block.min()) <= 0.0 <= float(block.max()):
+        # a strict sign change: a field that only touches zero (its maximum or minimum exactly
+        # 0) has no surface there, and skimage raises rather than return an empty mesh
+        if block.shape[0] >= 2 and float(block.min()) < 0.0 < float(block.max()):
             v, f, _, _ = skimage_mc(np.ascontiguousarray(block, dtype=np.float32), 0.0)
             v = v.astype(np.float64)
             v[:, 0] += start

@@ -23,7 +23,7 @@ from ..fields.base import Lattice
 from ..train.samplers import Batch
 from .base import Domain, Extent, SampledSignalDefaults, check_schema, extent_lattice, prefix_extents
 from .kinds import sniff_kind
-from .video_io import MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
+from .video_io import MAX_FRAME_PIXELS, MAX_FRAMES, MAX_SIDE, FrameStore, VideoSource, output_format, probe_source, read_frames_to_store, write_frames
 
 SCHEMA, SCHEMA_VERSION = "video", 1
 FRAMES_PER_STEP = 8  # frames a training step samples from: enough variety, a bounded read
@@ -165,6 +165,8 @@ class VideoModality(SampledSignalDefaults):
         frames, height, width = require_int_list(desc, "shape", 3, 1, MAX_SIDE, where)
         if frames > MAX_FRAMES:
             raise InvalidHeader(f"{where}: {frames} frames is out of bounds")
+        if height * width > MAX_FRAME_PIXELS:  # a frame is rendered whole: bounded as an image is
+            raise InvalidHeader(f"{where}: frames of {width}x{height} are out of bounds (at most {MAX_FRAME_PIXELS} pixels)")
         if require_int(desc, "channels", 3, 3, where) != 3 or require_int(desc, "bit_depth", 8, 8, where) != 8:
             raise InvalidHeader(f"{where}: video is 8-bit RGB")
         fps = desc.get("fps")
@@ -218,8 +220,8 @@ class VideoModality(SampledSignalDefaults):
 
     def rescale(self, geometry: VideoGeometry, scale: float) -> VideoGeometry:
         height, width = (int(math.floor(side * scale + 0.5)) for side in (geometry.height, geometry.width))
-        if min(height, width) < 2 or max(height, width) > MAX_SIDE:
-            raise UsageError(f"--scale {scale:g} gives {width}x{height} frames, outside 2..{MAX_SIDE}")
+        if min(height, width) < 2 or max(height, width) > MAX_SIDE or height * width > MAX_FRAME_PIXELS:
+            raise UsageError(f"--scale {scale:g} gives {width}x{height} frames, outside 2..{MAX_SIDE} per side and {MAX_FRAME_PIXELS} pixels")
         return VideoGeometry(geometry.frames, height, width, geometry.fps)
 
     def check_output(self, path: str | os.PathLike, options: Mapping[str, Any]) -> None:
@@ -235,7 +237,8 @@ class VideoModality(SampledSignalDefaults):
 
     def warnings(self, signal: VideoSignal) -> list[str]:
         t, h, w = signal.frames.shape[:3]
-        return [f"the clip is tiny ({w}x{h}): a neural field's fixed size dominates"] if min(h, w) < 8 else []
+        tiny = [f"the clip is tiny ({w}x{h}): a neural field's fixed size dominates"] if min(h, w) < 8 else []
+        return list(getattr(signal.frames, "notes", ())) + tiny
 
 
 VIDEO = VideoModality()

@@ -3,8 +3,12 @@
 time; outputs MP4 (libx264), Y4M, raw YUV 4:2:0 or a folder of PNG frames, written atomically."""
 from __future__ import annotations
 
+import errno
+import itertools
 import logging
 import os
+import signal
+import subprocess
 import re
 import shutil
 import tempfile
@@ -14,8 +18,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import InputError, UsageError
-from ..fsutil import atomic_write
+from ..errors import InputError, NfcError, UsageError
+from ..fsutil import WriteError, atomic_write
 
 # Jockey_1920x1080_120fps_420_8bit_YUV.yuv: the UVG naming (size, rate, 4:2:0, 8 bits)
 UVG_NAME = re.compile(r"(?P<w>\d+)x(?P<h>\d+)_(?P<fps>\d+(?:\.\d+)?)fps(?:_(?P<chroma>\d{3}))?(?:_(?P<bits>\d+)bit)?", re.I)
@@ -23,6 +27,7 @@ UVG_NAME = re.compile(r"(?P<w>\d+)x(?P<h>\d+)_(?P<fps>\d+(?:\.\d+)?)fps(?:_(?P<c
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
 MAX_SIDE = 1 << 14
 MAX_FRAMES = 1 << 16
+MAX_FRAME_PIXELS = 1 << 26  # a frame is rendered whole: bounded as an image is (formats/annex-video.md)
 DEFAULT_CRF = 17  # libx264: visually lossless at yuv420p
 
 
@@ -38,6 +43,7 @@ class VideoSource:
     output_params: tuple[str, ...] = ()
     first: int = 0  # --frames A:B: frames [first, stop) of the clip
     stop: int | None = None
+    expected: int | None = None  # frames the container's duration implies (None: unknown)
 
 
 def parse_size(text: str, option: str) -> tuple[int, int]:
@@ -89,6 +95,7 @@ def probe_source(path: Path, options: Mapping[str, Any]) -> VideoSource:
     if fps_option is not None and not (0 < float(fps_option) <= 1000):
         raise UsageError(f"--fps must be in (0, 1000], got {fps_option}")
     input_params: tuple[str, ...] = ()
+    expected: int | None = None
     if path.suffix.lower() == ".yuv":
         width, height, fps = raw_yuv_layout(path, options)
         input_params = ("-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", f"{width}x{height}", "-framerate", f"{fps:g}")
@@ -98,15 +105,18 @@ def probe_source(path: Path, options: Mapping[str, Any]) -> VideoSource:
             meta = next(reader)
             reader.close()
         except (RuntimeError, OSError, StopIteration) as exc:
-            raise InputError(f"cannot read {path} as a video ({type(exc).__name__})") from None
+            raise InputError(f"cannot read {path} as a video ({unreadable_reason(path, exc)})") from None
         width, height = meta["size"]
         fps = float(fps_option or meta.get("fps") or 25.0)
+        duration = float(meta.get("duration") or 0.0)  # the container's, 0 when unknown
+        if not fps_option and duration > 0:
+            expected = round(duration * fps)
     first, stop = parse_frames(options["frames"]) if options.get("frames") else (0, None)
     output_params: tuple[str, ...] = ()
     if options.get("resize"):
         width, height = parse_size(options["resize"], "--resize")
         output_params = ("-vf", f"scale={width}:{height}:flags=area")
-    return VideoSource(path, width, height, fps, input_params, output_params, first, stop)
+    return VideoSource(path, width, height, fps, input_params, output_params, first, stop, expected)
 
 
 def iter_frames(source: VideoSource) -> Iterator[np.ndarray]:
@@ -132,10 +142,11 @@ class FrameStore:
     """A clip's frames, [T, H, W, 3] uint8, in an anonymous temporary file: decoded once, then
     read a frame at a time with pread (no mapping, so nothing of the clip stays resident)."""
 
-    def __init__(self, handle: Any, frames: int, height: int, width: int):
+    def __init__(self, handle: Any, frames: int, height: int, width: int, notes: tuple[str, ...] = ()):
         self._handle = handle  # kept open: the file has no name and disappears with it
         self.shape = (frames, height, width, 3)
         self._frame_bytes = height * width * 3
+        self.notes = notes  # what reading found wrong with the input (a truncated file), one line each
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -158,20 +169,106 @@ class FrameStore:
 
 def read_frames_to_store(source: VideoSource) -> FrameStore:
     """Every selected frame, decoded once into a FrameStore."""
-    handle = tempfile.TemporaryFile(prefix="nfc-frames-")
-    frames = 0
-    for frame in iter_frames(source):
-        if frames >= MAX_FRAMES:
-            raise InputError(f"{source.path}: more than {MAX_FRAMES} frames; select some with --frames A:B")
-        handle.write(frame.tobytes())
-        frames += 1
+    if source.width * source.height > MAX_FRAME_PIXELS:  # a decoder would refuse the file
+        raise InputError(f"{source.path}: frames of {source.width}x{source.height} exceed {MAX_FRAME_PIXELS} pixels; "
+                         "shrink them with --resize WxH")
+    try:
+        handle = tempfile.TemporaryFile(prefix="nfc-frames-")
+        frames = 0
+        for frame in iter_frames(source):
+            if frames >= MAX_FRAMES:
+                raise InputError(f"{source.path}: more than {MAX_FRAMES} frames; select some with --frames A:B")
+            handle.write(frame.tobytes())
+            frames += 1
+        handle.flush()
+    except OSError as exc:  # a full temporary folder: say where, and how to choose another
+        if isinstance(exc, NfcError):
+            raise
+        code = exc.errno or errno.EIO
+        raise WriteError(code, f"{exc.strerror or os.strerror(code)} (the clip's decoded frames are staged there; "
+                               "TMPDIR chooses the folder)", tempfile.gettempdir()) from None
+    damage = damaged(source, source.first + frames)
     if frames == 0:
         what = "no frames" if source.first == 0 else f"no frames from frame {source.first} on"
-        raise InputError(f"{source.path}: {what}")
+        raise InputError(f"{source.path}: {what}" + (f" decode; it is {damage}" if damage else ""))
     if source.stop is not None and source.first + frames < source.stop:
+        if damage:
+            raise InputError(f"{source.path} is {damage}: --frames {source.first}:{source.stop} asks for frames that do not decode")
         raise UsageError(f"--frames {source.first}:{source.stop} is outside the clip ({source.first + frames} frames)")
-    handle.flush()
-    return FrameStore(handle, frames, source.height, source.width)
+    notes: tuple[str, ...] = ()
+    if damage and source.stop is not None:  # every frame asked for decoded
+        notes = (f"{source.path} is {damage}, but frames {source.first}:{source.stop} decode",)
+    elif damage:
+        notes = (f"{source.path} is {damage}: encoding the {frames} frames that decode",)
+    return FrameStore(handle, frames, source.height, source.width, notes)
+
+
+def damaged(source: VideoSource, decoded: int) -> str | None:
+    """How a clip that decoded `decoded` frames (counted from its start) is damaged ("truncated
+    (...)", "cut short (...)"), or None:
+    ISO media (MP4, MOV) whose boxes declare more bytes than the file holds, or any container
+    whose stated duration holds clearly more frames than decoded (the tail is missing)."""
+    cut = iso_truncation(source.path)
+    if cut is not None:
+        return f"truncated ({cut[0]} of the {cut[1]} bytes its boxes declare)"
+    if source.expected is None:
+        return None
+    wanted = source.expected if source.stop is None else min(source.expected, source.stop)
+    if decoded + max(2, wanted // 20) < wanted:  # a little slack: durations are rounded
+        return f"cut short (its duration says {source.expected} frames, {decoded} decode)"
+    return None
+
+
+ISO_HEADER = 8  # size (u32, big-endian) and type of an ISO media box
+
+
+def is_iso_media(path: Path) -> bool:
+    """Whether the file starts with an `ftyp` box (MP4, MOV, M4V)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(ISO_HEADER)[4:8] == b"ftyp"
+    except OSError:
+        return False
+
+
+def iso_truncation(path: Path) -> tuple[int, int] | None:
+    """(file bytes, bytes its top-level boxes declare) when an ISO media file (one that starts
+    with an `ftyp` box: MP4, MOV, M4V) ends inside a box, else None (also for other files)."""
+    try:
+        if not is_iso_media(path):
+            return None
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            offset = 0
+            while offset + ISO_HEADER <= size:
+                fh.seek(offset)
+                head = fh.read(16)
+                length = int.from_bytes(head[:4], "big")
+                if length == 1 and len(head) == 16:  # a 64-bit size follows the type
+                    length = int.from_bytes(head[8:16], "big")
+                elif length == 0:  # the box runs to the end of the file
+                    return None
+                if length < ISO_HEADER:
+                    return None  # not a box structure: leave the verdict to ffmpeg
+                offset += length
+    except OSError:
+        return None
+    return (size, offset) if offset > size else None
+
+
+def unreadable_reason(path: Path, exc: BaseException) -> str:
+    """A short reason from what ffmpeg said about an input it could not open."""
+    text = str(exc)
+    cut = iso_truncation(path)
+    if cut is not None:
+        return f"it is truncated: {cut[0]} of the {cut[1]} bytes its boxes declare"
+    if "moov atom not found" in text and is_iso_media(path):
+        return "its index (the moov box) is missing: the file is truncated or was never finished"
+    if "does not contain any stream" in text or "matches no streams" in text:
+        return "it holds no video stream"
+    if "Invalid data found when processing input" in text or "moov atom not found" in text:
+        return "ffmpeg finds no video in it"
+    return type(exc).__name__
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -211,25 +308,52 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: flo
         how = "Y4M, 4:2:0" if kind == "y4m" else "raw 8-bit YUV 4:2:0"
 
     def write(tmp: Path) -> None:
-        import imageio_ffmpeg
-
-        writer = None
-        for frame in frames:
-            if writer is None:
-                height, width = frame.shape[:2]
-                writer = imageio_ffmpeg.write_frames(
-                    str(tmp), (width, height), pix_fmt_in="rgb24", pix_fmt_out=pix_fmt, fps=fps, codec=codec,
-                    quality=None, macro_block_size=1, output_params=params, ffmpeg_log_level="error",
-                )
-                writer.send(None)
-            writer.send(np.ascontiguousarray(frame).tobytes())
-        if writer is not None:
-            writer.close()
+        stream = iter(frames)
+        first = next(stream, None)
+        if first is None:
+            raise UsageError(f"no frames to write to {path}")
+        height, width = first.shape[:2]
+        cmd = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-",
+               "-c:v", codec, "-pix_fmt", pix_fmt, *params, str(tmp)]
+        pipe_frames_to_ffmpeg(cmd, itertools.chain([first], stream))
         if not tmp.exists() or tmp.stat().st_size == 0:  # ffmpeg refused (e.g. an odd size for 4:2:0)
             raise UsageError(f"ffmpeg wrote nothing for {path} ({how}, {width}x{height} frames)")
 
     atomic_write(path, write)
     return how
+
+
+def pipe_frames_to_ffmpeg(arguments: list[str], frames: Iterable[np.ndarray]) -> None:
+    """Run ffmpeg (`arguments` after the executable) on raw frames sent one at a time through
+    its stdin, and check how it ended: a full disk or a file-size limit is an OSError (so the
+    caller's atomic write reports it in one line), any other failure a UsageError with
+    ffmpeg's last words. (imageio-ffmpeg's writer ignores ffmpeg's exit status.)"""
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", *arguments]
+    with tempfile.TemporaryFile() as log:  # a file: a chatty ffmpeg cannot fill a pipe and stall
+        process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            for frame in frames:
+                process.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early: its status and log say why
+        finally:
+            try:
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+            status = process.wait()
+        if status == 0:
+            return
+        log.seek(0)
+        words = log.read().decode(errors="replace")
+    if status == -signal.SIGXFSZ or "File too large" in words:
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+    if "No space left on device" in words:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    lines = [line.strip() for line in words.splitlines() if line.strip()]
+    raise UsageError(f"ffmpeg failed ({lines[-1][:200] if lines else f'exit status {status}'})")
 
 
 def _write_frame_folder(folder: Path, frames: Iterable[np.ndarray]) -> str:

@@ -3,8 +3,9 @@ and never holds the signal itself, so a modality can stream its samples (chunks 
 surface-biased point sets) instead of keeping them all on the device."""
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Callable, NamedTuple, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
 from ..fields.base import Lattice
@@ -50,3 +51,33 @@ class InMemorySampler:
             return Batch(self.coords, self.values, self.lattice)
         idx = torch.randint(self.num_points, (self.batch_size,), generator=generator).to(self.coords.device)
         return Batch(self.coords[idx], self.values[idx])
+
+
+class LatticeSampler:
+    """`batch_size` points of a lattice drawn uniformly with replacement each step, their
+    coordinates and targets computed for that batch alone: nothing per point is kept, so
+    memory follows the batch, not the signal (an image of 50 megapixels trains in the memory
+    of one batch plus its integer pixels).
+
+    `values_at(idx)` gives the [len(idx), C] float32 targets at flat (C order) lattice indices.
+    The indices are drawn exactly as InMemorySampler draws them (the same generator calls) and
+    the coordinates are the lattice's own axis values, so each batch equals an InMemorySampler's
+    over `lattice.coords()` and every target. `mean` [C] is the targets' mean (the caller
+    computes it in bounded memory)."""
+
+    full_batch = False
+
+    def __init__(self, lattice: Lattice, values_at: Callable[[np.ndarray], np.ndarray], mean: torch.Tensor | np.ndarray,
+                 batch_size: int, device: torch.device):
+        self.lattice, self.values_at = lattice, values_at
+        self.num_points = lattice.num_points
+        self.batch_size = batch_size
+        self.device = device
+        self.mean = torch.as_tensor(mean, dtype=torch.float32).to(device)
+
+    def batch(self, generator: torch.Generator) -> Batch:
+        idx = torch.randint(self.num_points, (self.batch_size,), generator=generator).numpy()
+        per_axis = np.unravel_index(idx, self.lattice.shape)
+        coords = np.stack([axis[i] for axis, i in zip(self.lattice.axes, per_axis)], axis=1)
+        values = np.ascontiguousarray(self.values_at(idx), dtype=np.float32)
+        return Batch(torch.from_numpy(coords).to(self.device), torch.from_numpy(values).to(self.device))

@@ -63,6 +63,16 @@ def test_marching_cubes_in_slabs_equals_the_whole_volume():
     assert np.allclose(np.sort(slab_v, axis=0), np.sort(whole_v, axis=0), atol=1e-3)
 
 
+@pytest.mark.parametrize("touch", [-1.0, 0.0, 1.0])
+def test_a_field_that_only_touches_zero_has_no_surface(touch: float):
+    # all of one sign with some values exactly 0: no sign change, so no triangles (skimage
+    # itself raises "No surface found" here)
+    volume = np.full((6, 6, 6), touch, np.float32)
+    volume[2, 3, 1] = volume[4, 0, 5] = 0.0
+    vertices, faces = marching_cubes([volume[:3], volume[3:]])
+    assert vertices.shape == (0, 3) and faces.shape == (0, 3)
+
+
 @pytest.mark.parametrize("content, fragment", [
     (b"", "empty"),
     (b"v 0 0 0\nv 1 0 0\nv 0 1 0\n", "no faces"),
