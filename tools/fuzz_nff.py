@@ -443,6 +443,9 @@ def attack_cases() -> dict[str, bytes]:
         "search_table_bomb": with_body(body[0], body[1], fm.frame(b"srch", srch_bomb), body[2]),
         "search_table_valid": with_body(body[0], body[1], fm.frame(b"srch", table), body[2]),
         "msgpack_deep": with_keys(("x", b"\x91" * 100_000 + b"\xc0")),
+        # 1,023 nested arrays each declaring 65,535 entries, cut short: msgpack nests 1,024
+        # levels while parsing (the 16-level limit is checked on the parsed value)
+        "msgpack_deep_declared": with_keys(("x", b"\xdc\xff\xff" * 1023)),
         # 15 arrays of 65,535 empty arrays: a 1 MiB header of 983,040 objects
         "msgpack_enormous": with_keys(*[(f"x{i}", b"\xdc\xff\xff" + b"\x90" * 65535) for i in range(15)]),
         "unknown_critical_chunk": with_body(body[0], body[1], fm.frame(b"XTRA", b"?"), body[2]),
@@ -452,13 +455,14 @@ def attack_cases() -> dict[str, bytes]:
     return cases
 
 
-def _test_file(stages: list[dict[str, Any]], payloads: list[bytes], compression: str = "none") -> bytes:
+def _test_file(stages: list[dict[str, Any]], payloads: list[bytes], compression: str = "none",
+               version: tuple[int, int] = (1, 0)) -> bytes:
     """A file of the container's test modality (no field: only the reader decodes it)."""
     import msgpack
 
     from nfcodec.container import fuzz_mutators as fm
 
-    head = {"version": [1, 0], "modality": "test", "signal": {}, "transform": {"id": 0, "name": "identity", "params": {}},
+    head = {"version": list(version), "modality": "test", "signal": {}, "transform": {"id": 0, "name": "identity", "params": {}},
             "field": {"arch": "test", "config": {}}, "compression": compression, "stages": stages, "index": []}
     body = b"".join(fm.frame(b"NSTG", p) for p in payloads) + fm.frame(b"NEND", b"")
     return bytes(fm.reindex(bytearray(b"\x8bNFF\r\n\x1a\n" + fm.frame(b"NHDR", msgpack.packb(head)) + body)))
@@ -543,12 +547,16 @@ def memory_cases() -> dict[str, tuple[str, bytes]]:
     """name -> (operation, file): "stage" (read, stage 1's tensors), "decode" (decode_bytes,
     every stage), "render" (and its widest width), "info"."""
     attacks = attack_cases()
+    from nfcodec.container import fuzz_mutators as fm
+
     siren = {"in_dim": 2, "out_dim": 1, "hidden_layers": 16, "omega": 30.0}
+    q8_quarters = [{"name": f"a{i}", "shape": [1 << 26], "dtype": "q8", "step": 1.0} for i in range(4)]
     return {
         "zstd_lying_bomb": ("stage", attacks["zstd_lying_bomb"]),  # 1 GiB from 33 KB, declared as 16 MiB
         "zstd_declares_huge": ("stage", attacks["zstd_declares_huge"]),
         "search_table_bomb": ("info", attacks["search_table_bomb"]),  # 1 GiB from 33 KB
         "msgpack_enormous": ("decode", attacks["msgpack_enormous"]),  # 983,040 arrays in a 1 MiB header
+        "msgpack_deep_declared": ("decode", attacks["msgpack_deep_declared"]),
         "qe_too_many_codes": ("decode", attacks["qe_too_many_codes"]),
         # a SIREN of 2^27 + 2^20 parameters: refused before its allocation (MAX_FIELD_PARAMS)
         "field_over_limit": ("decode", field_file("siren", siren, [1450, 2900], _image(2))),
@@ -557,6 +565,15 @@ def memory_cases() -> dict[str, tuple[str, bytes]]:
                                                        declared=lambda k, n, shape: [1, 1] if (k, n) == (2, "out.w") else shape)),
         # the largest SIREN the limit allows (2^27 parameters, 0.5 GiB), from a 5 KB file
         "field_at_limit": ("decode", field_file("siren", siren, [1445, 2890], _image(2))),
+        # the largest stage the limits allow: 2^28 q8 codes (1 GiB as binary32) from an 8 KB frame
+        "stage_at_limit": ("stage", _test_file([{"width": 1, "tensors": q8_quarters}], [fm.zstd_header(1 << 28, window_log=20)
+                                                                                        + fm.rle_blocks(1 << 28)], "zstd")),
+        # as many q8 codes, 64 fewer, and 128 qe codes whose streams take 3 bytes: over the
+        # stage-elements limit, although the stage's raw size is within its own
+        "stage_elements_over_limit": ("stage", _test_file([{"width": 1, "tensors": [
+            *q8_quarters[:3], {"name": "a3", "shape": [(1 << 26) - 64], "dtype": "q8", "step": 1.0},
+            {"name": "e", "shape": [128], "dtype": "qe", "step": 1.0, "bytes": 3}]}],
+            [fm.zstd_header((1 << 28) - 61, window_log=20) + fm.rle_blocks((1 << 28) - 61)], "zstd", version=(1, 1))),
         # one layer of 2^20 units rendered on 16x16 pixels (MAX_ACTIVATIONS: in pieces of 32)
         "wide_layer_render": ("render", field_file("siren", {"in_dim": 2, "out_dim": 1, "hidden_layers": 0, "omega": 30.0},
                                                    [1 << 20], _image(16))),

@@ -292,6 +292,12 @@ def hand_vectors() -> list[Vector]:
     add("err_tensor_too_large", "a tensor of 2^27 elements (limit 2^26)",
         build(header_map([{"width": 1, "tensors": [t("a", [1 << 14, 1 << 13], "q8", 1.0)]}], "zstd"), [(b"NSTG", raw_zstd(b"")), END]),
         "LimitExceeded")
+    quarters = [t(f"a{i}", [1 << 26], "q8", 1.0) for i in range(3)] + [t("a3", [(1 << 26) - 64], "q8", 1.0)]
+    add("err_stage_elements", "one stage of 2^28 - 64 q8 and 128 qe elements (limit 2^28), its raw size within 2^28 bytes",
+        build(header_map([{"width": 1, "tensors": [*quarters, {**t("e", [128], "qe", 1.0), "bytes": 3}]}], "zstd", version=[1, 1]),
+              [(b"NSTG", raw_zstd(b"")), END]), "LimitExceeded")
+    add("err_header_containers", "a header holding 32,769 arrays (limit 32,768 arrays and maps in all)",
+        build(header_map(BASE_STAGES, encoder={"x": [[] for _ in range(32768)]}), BASE_BODY), "InvalidHeader")
     add("err_version_2", "format version 2.0", base(version=[2, 0]), "UnsupportedVersion")
     add("err_header_not_map", "the header is a msgpack array", build(msgpack.packb([1, 0]), []), "InvalidHeader")
     add("err_header_not_msgpack", "the header holds the never-used msgpack byte 0xc1", build(b"\xc1", []), "InvalidHeader")

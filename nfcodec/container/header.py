@@ -348,6 +348,8 @@ def validate_header(raw: Any, header_end: int) -> Header:
         stage = StageSpec(i, width, tensors, chunk, _extent(entry.get("extent"), where))
         if stage.raw_bytes > limits.MAX_STAGE_RAW_BYTES:
             raise LimitExceeded(f"{where}: {stage.raw_bytes} decompressed bytes > {limits.MAX_STAGE_RAW_BYTES}")
+        if stage.new_params > limits.MAX_STAGE_ELEMENTS:
+            raise LimitExceeded(f"{where}: {stage.new_params} tensor elements > {limits.MAX_STAGE_ELEMENTS}")
         if compression == "none" and chunk.length != stage.raw_bytes:
             raise InvalidChunkLayout(f"{where}: uncompressed chunk of {chunk.length} bytes, tensors need {stage.raw_bytes}")
         total_raw += stage.raw_bytes

@@ -10,6 +10,9 @@ MAX_TENSOR_RANK = 4
 MAX_TENSOR_ELEMENTS = 1 << 26  # per dimension and per tensor
 MAX_STAGE_RAW_BYTES = 1 << 28  # decompressed size of one stage chunk
 MAX_TOTAL_RAW_BYTES = 1 << 30  # decompressed size of all stage chunks together
+# elements of one stage's tensors together: 1 GiB once decoded to binary32 (the raw-size limit
+# alone does not bound it: a qe tensor stores only its stream)
+MAX_STAGE_ELEMENTS = 1 << 28
 # elements of entropy-coded (qe) tensors in all: 1 GiB once decoded to binary32
 MAX_TOTAL_CODED_ELEMENTS = 1 << 28
 # Decompressed size of the NXFM chunk: a u32 per position of the largest signal (2^26 pixels).

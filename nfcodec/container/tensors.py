@@ -123,12 +123,12 @@ def decompress_exact(data: memoryview | bytes, expected: int, what: str) -> byte
             # write past it. (Its streaming API checks the size only at the end of the frame, so a
             # frame that declares the right size but whose blocks expand to gigabytes would be
             # inflated whole first: a decompression bomb.) Trailing bytes and second frames too.
-            out = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).decompress(bytes(data), allow_extra_data=False)
+            out = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).decompress(data, allow_extra_data=False)
         else:
             # python-zstandard answers b"" for a declared size of 0 without decoding the blocks:
             # stream it (a frame of content size 0 has no room for output; libzstd refuses any).
             dobj = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).decompressobj()
-            out = dobj.decompress(bytes(data))
+            out = dobj.decompress(data)
             if not dobj.eof or dobj.unused_data:
                 out = None
     except zstandard.ZstdError as exc:
@@ -141,7 +141,9 @@ def decompress_exact(data: memoryview | bytes, expected: int, what: str) -> byte
 def decompress_at_most(data: memoryview | bytes, max_bytes: int, what: str) -> bytes:
     """Decompress one zstd frame of at most `max_bytes` bytes (ancillary data whose exact size
     no header states), refusing a larger one with InvalidPayload without producing its output,
-    whatever size the frame declares (or not)."""
+    whatever size the frame declares (or not). A frame that declares its size must fill `data`
+    exactly (decompress_exact); one that does not is read as zstd streams are, with any frames
+    that follow it (the output stays bounded by `max_bytes` all the same)."""
     data = memoryview(data)
     try:
         declared = zstandard.get_frame_parameters(bytes(data[:32])).content_size
@@ -154,7 +156,7 @@ def decompress_at_most(data: memoryview | bytes, max_bytes: int, what: str) -> b
     if bytes(data[:4]) != ZSTD_MAGIC:
         raise InvalidPayload(f"{what}: not a zstd frame")
     try:
-        with zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).stream_reader(bytes(data)) as reader:
+        with zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).stream_reader(data) as reader:
             pieces, size = [], 0
             while size <= max_bytes:  # no more than one byte past the limit is ever produced
                 piece = reader.read(max_bytes + 1 - size)

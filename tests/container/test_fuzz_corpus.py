@@ -192,6 +192,7 @@ EXPECTED = {
     "zstd_lying_bomb": (stage1, InvalidPayload),
     "zstd_declares_huge": (stage1, InvalidPayload),
     "msgpack_deep": (read_both, InvalidHeader),
+    "msgpack_deep_declared": (read_both, InvalidHeader),
     "msgpack_enormous": (read_both, InvalidHeader),
     "unknown_critical_chunk": (read_both, UnknownCriticalChunk),
     "unknown_ancillary_chunk": (decode, None),
@@ -281,10 +282,13 @@ MEMORY_BOUNDS = {
     "zstd_declares_huge": 64,  # a frame declaring 2^40 bytes
     "search_table_bomb": 64,  # an ancillary table of 1 GiB (python-zstandard ignores max_output_size)
     "msgpack_enormous": 64,  # 983,040 arrays in a 1 MiB header
+    "msgpack_deep_declared": 128,  # 1,023 nested arrays declaring 65,535 entries each, cut short
     "qe_too_many_codes": 64,  # 2^28 + 4 codes from 15 bytes of streams
     "field_over_limit": 64,  # MAX_FIELD_PARAMS, checked before allocating
     "field_shapes_mismatch": 64,  # tensors that do not match the field, refused before allocating it
     "field_at_limit": 2048,  # the stated bound (formats/nff.md, Limits), at the largest field
+    "stage_at_limit": 1536,  # the stated bound for one stage (formats/nff.md), at the largest stage
+    "stage_elements_over_limit": 64,  # 2^28 q8 codes and 128 qe codes: refused before decompressing
     "wide_layer_render": 640,  # a 2^20-unit layer over 256 pixels: 1 GiB per activation unbounded
 }
 
@@ -298,8 +302,10 @@ def test_memory_of_bombs_and_of_the_largest_decodes():
     for name, bound in MEMORY_BOUNDS.items():
         row = measured[name]
         assert row["peak_mib"] <= bound, row
-        assert "Error" not in row["outcome"] or name not in ("field_at_limit", "wide_layer_render"), row
+        assert "Error" not in row["outcome"] or name not in ("field_at_limit", "stage_at_limit", "wide_layer_render"), row
     assert measured["field_at_limit"]["outcome"] == "decoded width 2"
     assert measured["field_over_limit"]["outcome"].startswith("InvalidHeader")
     assert measured["field_shapes_mismatch"]["outcome"].startswith("InvalidPayload")
-    assert all(measured[n]["cpu_seconds"] < 1.0 for n in MEMORY_BOUNDS if n not in ("field_at_limit", "wide_layer_render"))
+    assert measured["stage_at_limit"]["outcome"] == "decoded 4 tensors"
+    assert measured["stage_elements_over_limit"]["outcome"].startswith("LimitExceeded")
+    assert all(measured[n]["cpu_seconds"] < 1.0 for n in MEMORY_BOUNDS if n not in ("field_at_limit", "stage_at_limit", "wide_layer_render"))

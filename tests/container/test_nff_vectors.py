@@ -28,7 +28,7 @@ def test_vector_folder_holds_exactly_the_listed_files(manifest):
     listed = {e["file"] for e in manifest["vectors"]}
     assert {p.name for p in VECTORS.glob("*.nff")} == listed
     assert len(listed) == len(manifest["vectors"])
-    assert sum(e["size"] for e in manifest["vectors"]) < 32 * 1024  # a small corpus
+    assert sum(e["size"] for e in manifest["vectors"]) < 96 * 1024  # a small corpus (err_header_containers: 33 KB, one byte per array)
 
 
 def test_vectors_cover_every_container_error(manifest):
