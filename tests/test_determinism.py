@@ -122,10 +122,13 @@ def probes() -> dict[int, dict]:
         return dict(zip((1, 2), pool.map(run, (1, 2))))
 
 
-def test_torch_full_sums_depend_on_the_thread_count_here(probes):
-    """The canary: without fixed_order_sum, the checks below would compare torch's own sums."""
-    assert probes[1]["sum_torch"] != probes[2]["sum_torch"]  # most of them differ
-    assert probes[1]["scale_torch"] != probes[2]["scale_torch"]
+def test_full_sums_differ_by_thread_count_with_torch_not_with_ours(probes):
+    """The canary: without fixed_order_sum, the checks below would compare torch's own sums.
+    Where torch's sums happen to agree (another CPU or build) the checks below cannot show a
+    protection working: said by a skip, not a failure."""
+    if probes[1]["sum_torch"] == probes[2]["sum_torch"] and probes[1]["scale_torch"] == probes[2]["scale_torch"]:
+        pytest.skip("torch's full sums agree at 1 and 2 threads on this machine")
+    assert probes[1]["sum_ours"] == probes[2]["sum_ours"] and probes[1]["bits"] == probes[2]["bits"]
 
 
 def test_fixed_order_sums_and_the_mse_do_not(probes):
@@ -137,12 +140,14 @@ def test_the_quantisers_rate_term_does_not(probes):
     assert probes[1]["bits"] == probes[2]["bits"]  # the value, its gradient and the measured rate
 
 
-def test_torch_bf16_weight_gradients_depend_on_the_thread_count_here(probes):
+def test_bf16_weight_gradients_differ_by_thread_count_with_torchs_linear_not_with_ours(probes):
     """The canary: oneDNN's bf16 GEMM gives other bits at 1 and 2 threads on some of these
     (about one in four here: its float32 sums differ, the bf16 result usually hides it)."""
     if not _native_bf16():
         pytest.skip("no native bf16 on this CPU: the encode trains in float32 here")
-    assert probes[1]["wgrad_bf16_torch"] != probes[2]["wgrad_bf16_torch"]
+    if probes[1]["wgrad_bf16_torch"] == probes[2]["wgrad_bf16_torch"]:
+        pytest.skip("oneDNN's bf16 weight gradients agree at 1 and 2 threads on this machine")
+    assert probes[1]["wgrad_bf16_ours"] == probes[2]["wgrad_bf16_ours"]
 
 
 def test_the_mlps_weight_gradients_do_not(probes):
@@ -292,15 +297,23 @@ def _scenarios(carphone_frame: Path, kodak_crop: Path) -> dict[str, list[str]]:
                          "--dtype", "f32"],
         "shape": [str(SAMPLES / "bunny_6k.obj"), "--steps", "40", "--stages", "1", "--dtype", "f32", "--batch-size", "32768"],
         "bpp goal": [str(kodak_crop), "--bpp", "1", "--steps", "20", "--stages", "2"],
+        # SIREN trains with torch's own linear (no fixed-order kernel: its SDF loss differentiates
+        # twice); float32 GEMMs split over rows and columns, not over the batch, here
+        "siren image": [str(kodak_crop), "--arch", "siren", "--steps", "30", "--stages", "2", "--dtype", "f32",
+                        "--transform", "none"],
     }
+
+
+# run after run: the image once more at 2 threads; every scenario at 1 and 2 threads
+RUNS = {"image, default search": (1, 2, 2)}
 
 
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory, carphone_frame: Path, kodak_crop: Path) -> dict[str, list[tuple[int, bytes]]]:
-    """Each scenario encoded at 1, 2 and again 2 threads, two subprocesses at a time."""
+    """Each scenario encoded at 1 and 2 threads (RUNS: and again), two subprocesses at a time."""
     out = tmp_path_factory.mktemp("det_out")
     scenarios = _scenarios(carphone_frame, kodak_crop)
-    jobs = [(name, threads, i) for name in scenarios for i, threads in enumerate((1, 2, 2))]
+    jobs = [(name, threads, i) for name in scenarios for i, threads in enumerate(RUNS.get(name, (1, 2)))]
 
     def run(job: tuple[str, int, int]) -> tuple[str, int, bytes]:
         name, threads, i = job
@@ -315,7 +328,7 @@ def encoded(tmp_path_factory, carphone_frame: Path, kodak_crop: Path) -> dict[st
     return {name: [(t, data) for n, t, data in results if n == name] for name in scenarios}
 
 
-@pytest.mark.parametrize("name", ["image, default search", "clip, search", "shape", "bpp goal"])
+@pytest.mark.parametrize("name", ["image, default search", "clip, search", "shape", "bpp goal", "siren image"])
 def test_the_same_bytes_at_1_and_2_threads_and_run_after_run(encoded, name: str):
     runs = encoded[name]
     digests = [(threads, hashlib.sha256(data).hexdigest()[:16]) for threads, data in runs]
