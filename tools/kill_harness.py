@@ -299,7 +299,7 @@ class Batch(Scenario):
         seconds = run_to_end(self.argv("reference"), self.work)
         ref = self.work / "reference"
         self.expected = {name: (ref / name).read_bytes() for name in visible(ref) if name.endswith(".nff")}
-        self.report = _comparable(json.loads((ref / "report.json").read_text()))
+        self.report = without_timings(json.loads((ref / "report.json").read_text()))
         return seconds
 
     def before_kill(self, index: int) -> None:
@@ -318,7 +318,7 @@ class Batch(Scenario):
                     report = json.loads(path.read_text())
                 except ValueError:
                     raise HarnessError(f"{self.name}: report.json after a kill is not whole JSON") from None
-                if _comparable(report) != self.report:
+                if without_timings(report) != self.report:
                     raise HarnessError(f"{self.name}: report.json after a kill is not the complete report")
             elif name not in ("report.csv", "summary.md"):
                 raise HarnessError(f"{self.name}: unexpected visible file after a kill: {name}")
@@ -327,7 +327,7 @@ class Batch(Scenario):
         nffs = {name: (self.out / name).read_bytes() for name in visible(self.out) if name.endswith(".nff")}
         if nffs != self.expected:
             raise HarnessError(f"{self.name}: the rerun's .nff files differ from an uninterrupted batch's")
-        if _comparable(json.loads((self.out / "report.json").read_text())) != self.report:
+        if without_timings(json.loads((self.out / "report.json").read_text())) != self.report:
             raise HarnessError(f"{self.name}: the rerun's report differs from an uninterrupted batch's")
 
 
@@ -341,14 +341,8 @@ def _complete_nff(path: Path) -> bool:
         return False
 
 
-def _comparable(report: dict) -> dict:
-    """A batch report without what differs between runs: timings and the run itself."""
-    def strip(value):
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in ("seconds", "run")}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
+def without_timings(report: dict) -> dict:
+    from nfcodec.batch.report import without_timings as strip  # nfcodec loads in the commands only
 
     return strip(report)
 

@@ -78,6 +78,19 @@ def read_report(outdir: Path) -> dict[str, Any]:
     return report
 
 
+def without_timings(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` without what differs between runs of the same batch (the seconds and the run's
+    own description): two runs over the same inputs and options compare equal."""
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("seconds", "run")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(report)
+
+
 def report_csv(report: dict[str, Any]) -> str:
     rows = report["inputs"]
     depth = max((len(r.get("stages", [])) for r in rows), default=0)

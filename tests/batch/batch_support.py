@@ -22,17 +22,5 @@ def make_images(folder: Path, pixels: np.ndarray, count: int) -> Path:
     return folder
 
 
-def comparable(report: dict) -> dict:
-    """A report without what differs between runs of the same batch: timings and the run."""
-    def strip(value):
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in ("seconds", "run")}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return strip(report)
-
-
 def read_report(outdir: Path) -> dict:
     return json.loads((outdir / "report.json").read_text())
