@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from . import __version__, container
 from .errors import InputError, TruncatedFile
@@ -77,13 +77,20 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 
 
 def _watched(base: type, on_socket: Callable[[socket.socket], None]) -> type:
-    """`base` (an HTTP(S)Connection class) reporting each socket it connects, so that the
-    fetcher's deadline watchdog can cut it."""
+    """`base` (an HTTP(S)Connection class) reporting each TCP socket as soon as it connects,
+    before any TLS handshake, so that the fetcher's deadline watchdog can cut the handshake too."""
 
     class Watched(base):  # type: ignore[misc, valid-type]
-        def connect(self) -> None:
-            super().connect()
-            on_socket(self.sock)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            create = self._create_connection
+
+            def create_watched(*a: Any, **kw: Any) -> socket.socket:
+                sock = create(*a, **kw)
+                on_socket(sock)
+                return sock
+
+            self._create_connection = create_watched
 
     return Watched
 
@@ -126,7 +133,8 @@ class RangeFetcher:
         self.deadline = deadline  # seconds the whole download may take, from the first request on
         self._deadline_at: float | None = None
         self._expired = False  # the watchdog fired: whatever the connection did next is moot
-        self._sock: socket.socket | None = None  # the connection in use (the watchdog cuts it)
+        self._sock: socket.socket | None = None  # a duplicate of the connection in use (the watchdog cuts it)
+        self._watchdog: threading.Timer | None = None
         self.data = bytearray()
         self.stats = FetchStats()
         self.total: int | None = None  # the file's size, once a response or the header says
@@ -141,6 +149,7 @@ class RangeFetcher:
         if self._open is not None:
             self._open.close()
             self._open = None
+        self._forget_socket()
 
     def __enter__(self) -> "RangeFetcher":
         return self
@@ -164,13 +173,13 @@ class RangeFetcher:
             return
         if self._deadline_at is None:
             self._deadline_at = time.monotonic() + self.deadline
-        watchdog = threading.Timer(max(0.0, self._deadline_at - time.monotonic()), self._expire)
-        watchdog.daemon = True
-        watchdog.start()
+        self._start_watchdog()
         try:
             self._fetch_loop(end, on_data)
         finally:
-            watchdog.cancel()
+            self._stop_watchdog()
+            if self._open is None:  # the duplicate would hold the finished connection open
+                self._forget_socket()
 
     def _fetch_loop(self, end: int, on_data: Callable[[bytes], None] | None) -> None:
         failures = 0
@@ -193,10 +202,40 @@ class RangeFetcher:
 
     # ---- the deadline ----------------------------------------------------------------------
 
+    def _start_watchdog(self) -> None:
+        self._watchdog = threading.Timer(max(0.0, self._deadline_at - time.monotonic()), self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _deliver(self, on_data: Callable[[bytes], None], piece: bytes) -> None:
+        """`on_data(piece)` with the deadline's clock stopped: the deadline bounds the download,
+        not what the caller does with it (a progressive decode renders each width in there)."""
+        self._stop_watchdog()
+        started = time.monotonic()
+        try:
+            on_data(piece)
+        finally:
+            self._deadline_at += time.monotonic() - started
+            self._start_watchdog()
+
     def _on_socket(self, sock: socket.socket) -> None:
-        self._sock = sock
+        """A new connection. The watchdog cuts a duplicate of its descriptor: shutting the
+        socket down through it stops the TLS handshake and any read, and never touches the
+        SSLSocket's own state from the timer thread."""
+        self._forget_socket()
+        self._sock = sock.dup()
         if self._expired:  # connected just as the deadline passed
             self._cut()
+
+    def _forget_socket(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
 
     def _expire(self) -> None:
         """The watchdog: runs on a timer thread when the deadline passes."""
@@ -233,7 +272,9 @@ class RangeFetcher:
             headers["If-Range"] = self._validator
         self.stats.requests += 1
         try:
-            response = self._opener.open(urllib.request.Request(self.url, headers=headers), timeout=self.timeout)
+            # no longer than the deadline leaves: the connection and its handshake included
+            wait = max(0.01, min(self.timeout, self._deadline_at - time.monotonic()))
+            response = self._opener.open(urllib.request.Request(self.url, headers=headers), timeout=wait)
         except urllib.error.HTTPError as exc:
             self.stats.statuses.append(exc.code)
             exc.close()
@@ -298,7 +339,7 @@ class RangeFetcher:
             self.stats.bytes_fetched += len(piece)
             self.data += piece
             if on_data is not None:
-                on_data(piece)
+                self._deliver(on_data, piece)
         if close:
             response.close()
 

@@ -76,7 +76,8 @@ def _configure_threads(ctx: click.Context, _param: click.Parameter, value: int |
 def deadline_option(f: Any) -> Any:
     return click.option(
         "--deadline", type=click.FloatRange(0.1, 86400), default=600.0, show_default=True, metavar="S",
-        help="URLs: give up when the whole download takes longer than S seconds (a server that drips bytes).")(f)
+        help="URLs: give up when the whole download (connecting included; rendering progressive widths not) "
+             "takes longer than S seconds: a server that drips bytes or never answers.")(f)
 
 
 def threads_option(f: Any) -> Any:

@@ -4,6 +4,7 @@ second. Each gives its own one-line error, in time, with no output written, and 
 decode of bytes from two files."""
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from http_servers import FileServer, Trickle
 from nfcodec import container
 from nfcodec.codec import EncodeConfig, encode
 from nfcodec.errors import ChunkChecksumError, ExitStatus
-from nfcodec.remote import INITIAL_BYTES, RemoteError
+from nfcodec.remote import INITIAL_BYTES, RangeFetcher, RemoteError
 from nfcodec.streaming import decode_url
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "kodim23.png"
@@ -115,7 +116,50 @@ def test_the_deadline_counts_the_whole_download_not_each_request(files):
         started = time.monotonic()
         with pytest.raises(RemoteError, match=r"gave up after 2\.6 s \(the deadline\)"):
             decode_url(srv.url("drip", "a.nff"), width=1, timeout=5, retries=0, deadline=2.6)
-        assert 2.6 <= time.monotonic() - started < 3.4
+        assert 2.6 <= time.monotonic() - started < 3.9
         assert len(srv.log) == 2  # the header arrived; stage 1 did not
+    finally:
+        srv.stop()
+
+
+def test_a_server_that_never_completes_the_connection_is_given_up_at_the_deadline():
+    """A listener whose backlog is full: the kernel drops further SYNs, so connecting hangs
+    (as a black-holed host does); the deadline, not the 5 s timeout, ends it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):  # more than the backlog holds: later connects stay in SYN-SENT
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        started = time.monotonic()
+        with pytest.raises(RemoteError, match=r"gave up after 1 s \(the deadline\), at byte 0"):
+            decode_url(f"http://127.0.0.1:{port}/a.nff", width=1, timeout=5, retries=3, deadline=1)
+        assert time.monotonic() - started < 2.5
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+
+
+def test_what_the_caller_does_with_the_bytes_is_not_counted_against_the_deadline(files):
+    """A progressive decode renders each width inside the fetcher's callback. Here the first
+    piece takes it 1.5 s, and the server sends 48 KiB over 2.4 s: past the 2 s deadline if the
+    callback counted, 1.1 s short of it if not."""
+    srv = FileServer(files, drip_bytes=2048, drip_interval=0.1, drip_for=30.0)
+    pieces = []
+
+    def slow_consumer(piece: bytes) -> None:
+        if not pieces:
+            time.sleep(1.5)
+        pieces.append(len(piece))
+
+    try:
+        with RangeFetcher(srv.url("drip", "a.nff"), timeout=5, retries=0, deadline=2.0) as fetcher:
+            fetcher.fetch_to(48 * 1024, on_data=slow_consumer)
+            assert len(fetcher.data) == sum(pieces) == 48 * 1024
     finally:
         srv.stop()
