@@ -29,7 +29,7 @@ class FolderNotWritable(WriteError):
         return f"cannot write to the output folder {self.filename}: {self.strerror}"
 
 
-def _write_error(path: Path, exc: OSError) -> WriteError:
+def write_error(path: Path, exc: OSError) -> WriteError:
     code = exc.errno or errno.EIO
     return WriteError(code, exc.strerror or os.strerror(code), str(path))
 
@@ -56,14 +56,14 @@ def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
         raise UsageError(f"output folder does not exist: {parent}")
     if target.is_dir():
         raise UsageError(f"output path is a folder: {target}")
-    _check_writable(parent)
+    check_writable_folder(parent)
     for source in inputs:
         if _same_file(target, Path(source)):
             raise UsageError(f"the output {target} is the input {source}: writing it would destroy the input; choose another -o")
     return target
 
 
-def _check_writable(folder: Path) -> None:
+def check_writable_folder(folder: Path) -> None:
     """Refuse a folder this process cannot create files in before any work is done, rather
     than after a long encode (a failure at write time is still reported by atomic_write)."""
     effective = os.access in os.supports_effective_ids
@@ -97,7 +97,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes)
     try:
         fd, tmp = _locked_temporary(target)
     except OSError as exc:
-        raise _write_error(target, exc) from None
+        raise write_error(target, exc) from None
     try:
         # mkstemp creates 0600; give the file the mode an ordinary write would (0666 & ~umask)
         umask = os.umask(0)
@@ -115,7 +115,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None] | bytes)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, NfcError):
-            raise _write_error(target, exc) from None
+            raise write_error(target, exc) from None
         raise
     finally:
         os.close(fd)
@@ -129,7 +129,16 @@ def _locked_temporary(target: Path) -> tuple[int, Path]:
     folder = target.parent if str(target.parent) else Path(".")
     for _ in range(8):
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=folder)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                # a file system without locks (some network mounts): write unlocked; the next
+                # writer's cleaning cannot lock it either, so it leaves it alone
+                return fd, Path(name)
+            os.close(fd)
+            os.unlink(name)
+            raise
         try:
             if os.path.samestat(os.fstat(fd), os.lstat(name)):
                 return fd, Path(name)

@@ -6,9 +6,10 @@ image is the point ((i + 0.5) / H, (j + 0.5) / W) in [0, 1]^2 (pixel centres).
 """
 from __future__ import annotations
 
-import math
 import io
+import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -182,10 +183,12 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
     without pixels or in 32-bit / float samples gets a one-line InputError."""
     path = check_image_input(path)
     png = _png_header(path)
-    if png is not None and png[0] * png[1] == 0:  # Pillow calls such a file unidentified
-        raise InputError(_no_pixels(path, png[0], png[1]))
+    if png is not None:  # from its IHDR, before Pillow (which calls a 0-pixel PNG unidentified)
+        _check_size(path, png[0], png[1])
     try:
         opened = _open_with_pillow(path)
+        if opened is not None:  # the size Pillow read from the header: refused before decoding
+            _check_size(path, *opened.size)
         # Pillow (imageio's PNG backend) reduces 16-bit colour PNGs to 8 bits: read those with pypng.
         pixels = _read_png16(path) if png is not None and png[2] == 16 else _read_common(path, opened)
     except InputError:
@@ -204,17 +207,17 @@ def read_image(path: str | os.PathLike) -> ImageSignal:
         pixels = pixels.astype(np.uint8) * 255
     if pixels.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: unsupported sample type {pixels.dtype} (8- or 16-bit integers only)")
-    height, width = pixels.shape[:2]
-    if height * width == 0:
-        raise InputError(_no_pixels(path, width, height))
-    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
-        raise InputError(f"{path}: image size {height}x{width} is out of bounds")
+    _check_size(path, pixels.shape[1], pixels.shape[0])
     pixels = ORIENTATIONS.get(opened.orientation if opened else 1, lambda a: a)(pixels)
     return ImageSignal(np.ascontiguousarray(pixels), 8 if pixels.dtype == np.uint8 else 16)
 
 
-def _no_pixels(path: Path, width: int, height: int) -> str:
-    return f"{path}: the image has no pixels ({width} wide, {height} high)"
+def _check_size(path: Path, width: int, height: int) -> None:
+    if width * height == 0:
+        raise InputError(f"{path}: the image has no pixels ({width} wide, {height} high)")
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise InputError(f"{path}: a {width}x{height} image is too large: nfc encodes at most {MAX_PIXELS:,} pixels "
+                         f"and {MAX_SIDE:,} a side; split it into tiles")
 
 
 def _animation(path: Path, frames: int) -> str:
@@ -242,6 +245,7 @@ class PillowInfo:
 
     mode: str
     orientation: int  # EXIF orientation, 1 (as stored) to 8
+    size: tuple[int, int]  # width, height as stored
 
 
 ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # Pillow's names; a phone's MPO JPEG also has frames: the photo, then previews
@@ -250,15 +254,19 @@ ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")  # Pillow's names; a phone's MPO JPEG 
 def _open_with_pillow(path: Path) -> PillowInfo | None:
     """The file's mode and EXIF orientation (None when Pillow does not read the format); an
     animation (GIF, APNG, WebP) is refused here, before its frames are decoded."""
-    try:
-        from PIL import Image
+    from PIL import Image
 
-        with Image.open(path) as image:
-            if image.format in ANIMATED_FORMATS and getattr(image, "is_animated", False):
-                raise InputError(_animation(path, int(getattr(image, "n_frames", 2))))
-            return PillowInfo(image.mode, _orientation(image))
+    try:
+        with warnings.catch_warnings():  # Pillow's bomb warning: the size is checked by the caller
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.format in ANIMATED_FORMATS and getattr(image, "is_animated", False):
+                    raise InputError(_animation(path, int(getattr(image, "n_frames", 2))))
+                return PillowInfo(image.mode, _orientation(image), image.size)
     except InputError:
         raise
+    except Image.DecompressionBombError:  # over twice Pillow's own limit, far past ours
+        raise InputError(f"{path}: the image is too large: nfc encodes at most {MAX_PIXELS:,} pixels; split it into tiles") from None
     except Exception:  # not a Pillow format: imageio may read it with another plugin
         return None
 
@@ -310,29 +318,36 @@ def _read_png16(path: Path) -> np.ndarray:
     import png
 
     width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-    if width * height > MAX_PIXELS:
-        raise InputError(f"{path}: image size {height}x{width} is out of bounds")
-    flat = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    _check_size(path, width, height)
+    flat = np.empty((height, width * info["planes"]), np.uint16)  # filled row by row: one copy of the pixels
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        flat[count - 1] = row
+    if count != height:
+        raise InputError(f"{path}: the PNG holds {count} of its {height} rows")
     return flat.reshape(height, width, info["planes"])
 
 
-def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
-    """Write a PNG atomically at the array's bit depth (uint8 -> 8-bit, uint16 -> 16-bit).
-    The PNG is made in memory (no larger than the pixels) and written by atomic_write, so a
-    failed write is its one-line error (imageio's PNG plugin, writing the file itself, retries
-    a failed flush when collected and prints a second, ignored traceback)."""
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """A PNG of [H, W, C] pixels at their bit depth (uint8 -> 8-bit, uint16 -> 16-bit), in memory
+    (no larger than the pixels)."""
     height, width, channels = pixels.shape
     if pixels.dtype == np.uint16:
         import png  # Pillow cannot write 16-bit colour PNGs
 
         buffer = io.BytesIO()
         png.from_array(pixels.reshape(height, width * channels), PNG_MODES[channels] + ";16").write(buffer)
-        encoded = buffer.getvalue()
-    else:
-        import imageio.v3 as iio
+        return buffer.getvalue()
+    import imageio.v3 as iio
 
-        encoded = iio.imwrite("<bytes>", pixels[:, :, 0] if channels == 1 else pixels, extension=".png")
-    return atomic_write(path, encoded)
+    return iio.imwrite("<bytes>", pixels[:, :, 0] if channels == 1 else pixels, extension=".png")
+
+
+def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
+    """Write a PNG atomically. Made in memory and written by atomic_write, so a failed write is
+    its one-line error (imageio's PNG plugin, writing the file itself, retries a failed flush
+    when collected and prints a second, ignored traceback)."""
+    return atomic_write(path, png_bytes(pixels))
 
 
 class PixelValues:

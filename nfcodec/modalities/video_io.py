@@ -3,6 +3,7 @@
 time; outputs MP4 (libx264), Y4M, raw YUV 4:2:0 or a folder of PNG frames, written atomically."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import logging
@@ -18,8 +19,8 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import InputError, NfcError, UsageError
-from ..fsutil import WriteError, atomic_write
+from ..errors import InputError, UsageError
+from ..fsutil import WriteError, atomic_write, check_writable_folder, write_error
 
 # Jockey_1920x1080_120fps_420_8bit_YUV.yuv: the UVG naming (size, rate, 4:2:0, 8 bits)
 UVG_NAME = re.compile(r"(?P<w>\d+)x(?P<h>\d+)_(?P<fps>\d+(?:\.\d+)?)fps(?:_(?P<chroma>\d{3}))?(?:_(?P<bits>\d+)bit)?", re.I)
@@ -132,7 +133,7 @@ def iter_frames(source: VideoSource) -> Iterator[np.ndarray]:
                 break
             if index >= source.first:
                 yield np.frombuffer(raw, np.uint8).reshape(source.height, source.width, 3)
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:  # imageio-ffmpeg: OSError (IOError) when ffmpeg cannot read the file
         raise InputError(f"cannot read {source.path} as a video ({exc.__class__.__name__})") from None
     finally:
         reader.close()
@@ -172,21 +173,17 @@ def read_frames_to_store(source: VideoSource) -> FrameStore:
     if source.width * source.height > MAX_FRAME_PIXELS:  # a decoder would refuse the file
         raise InputError(f"{source.path}: frames of {source.width}x{source.height} exceed {MAX_FRAME_PIXELS} pixels; "
                          "shrink them with --resize WxH")
-    try:
+    with _staging_errors():
         handle = tempfile.TemporaryFile(prefix="nfc-frames-")
-        frames = 0
-        for frame in iter_frames(source):
-            if frames >= MAX_FRAMES:
-                raise InputError(f"{source.path}: more than {MAX_FRAMES} frames; select some with --frames A:B")
+    frames = 0
+    for frame in iter_frames(source):
+        if frames >= MAX_FRAMES:
+            raise InputError(f"{source.path}: more than {MAX_FRAMES} frames; select some with --frames A:B")
+        with _staging_errors():
             handle.write(frame.tobytes())
-            frames += 1
+        frames += 1
+    with _staging_errors():
         handle.flush()
-    except OSError as exc:  # a full temporary folder: say where, and how to choose another
-        if isinstance(exc, NfcError):
-            raise
-        code = exc.errno or errno.EIO
-        raise WriteError(code, f"{exc.strerror or os.strerror(code)} (the clip's decoded frames are staged there; "
-                               "TMPDIR chooses the folder)", tempfile.gettempdir()) from None
     damage = damaged(source, source.first + frames)
     if frames == 0:
         what = "no frames" if source.first == 0 else f"no frames from frame {source.first} on"
@@ -201,6 +198,18 @@ def read_frames_to_store(source: VideoSource) -> FrameStore:
     elif damage:
         notes = (f"{source.path} is {damage}: encoding the {frames} frames that decode",)
     return FrameStore(handle, frames, source.height, source.width, notes)
+
+
+@contextlib.contextmanager
+def _staging_errors() -> Iterator[None]:
+    """A write to the frame store that fails (a full temporary folder): say where, and how to
+    choose another."""
+    try:
+        yield
+    except OSError as exc:
+        code = exc.errno or errno.EIO
+        raise WriteError(code, f"{exc.strerror or os.strerror(code)} (the clip's decoded frames are staged there; "
+                               "TMPDIR chooses the folder)", tempfile.gettempdir()) from None
 
 
 def damaged(source: VideoSource, decoded: int) -> str | None:
@@ -278,6 +287,7 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".mkv": "mp4", ".
 
 def output_format(path: str | os.PathLike, options: Mapping[str, Any]) -> str:
     if options.get("frames_dir"):
+        check_frames_dir(Path(options["frames_dir"]))
         return "frames"
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
@@ -356,20 +366,35 @@ def pipe_frames_to_ffmpeg(arguments: list[str], frames: Iterable[np.ndarray]) ->
     raise UsageError(f"ffmpeg failed ({lines[-1][:200] if lines else f'exit status {status}'})")
 
 
-def _write_frame_folder(folder: Path, frames: Iterable[np.ndarray]) -> str:
-    """frame_000001.png ...; the folder appears whole (written beside it, then renamed)."""
-    from .image import write_png
-
+def check_frames_dir(folder: Path) -> Path:
+    """--frames-dir FOLDER, checked before any work: new or empty, in a folder we may write."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UsageError(f"--frames-dir {folder} exists and is not an empty folder")
     parent = folder.parent if str(folder.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"output folder does not exist: {parent}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+    check_writable_folder(parent)
+    return parent
+
+
+def _write_frame_folder(folder: Path, frames: Iterable[np.ndarray]) -> str:
+    """frame_000001.png ...; the folder appears whole: written beside it under a hidden name,
+    then renamed (so its frames need no atomic write of their own)."""
+    from .image import png_bytes
+
+    parent = check_frames_dir(folder)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=parent))
+    except OSError as exc:
+        raise write_error(folder, exc) from None
     try:
         count = 0
         for count, frame in enumerate(frames, start=1):
-            write_png(tmp / f"frame_{count:06d}.png", frame)
+            path = tmp / f"frame_{count:06d}.png"
+            try:
+                path.write_bytes(png_bytes(frame))
+            except OSError as exc:
+                raise write_error(path, exc) from None
         if folder.exists():
             folder.rmdir()
         os.replace(tmp, folder)

@@ -13,6 +13,7 @@ from faults_support import SAMPLES, error_lines, in_tmpfs, nfc, unprivileged
 from http_servers import FileServer
 
 ENCODE = ["--steps", "5", "--stages", "2", "--transform", "none"]
+REAL_VECTORS = Path(__file__).resolve().parents[2] / "formats" / "vectors" / "real"
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +21,7 @@ def inputs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ro-in")
     iio.imwrite(root / "crop.png", iio.imread(SAMPLES / "kodim23.png")[200:232, 300:332])
     assert run("encode", str(root / "crop.png"), "-o", str(root / "crop.nff"), *ENCODE, "-q").exit_code == 0
+    (root / "clip.nff").write_bytes((REAL_VECTORS / "real_clip.nff").read_bytes())  # a clip, without an encode
     for path in (root, *root.iterdir()):  # readable by anyone (the test may run nfc as nobody)
         path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
     return root
@@ -52,6 +54,12 @@ def test_encode_refuses_a_folder_it_may_not_write_before_training(inputs, locked
 def test_decode_refuses_a_folder_it_may_not_write(inputs, locked, target):
     preexec = unprivileged(locked, inputs / "crop.png")
     done = nfc("decode", str(inputs / "crop.nff"), "-o", str(locked / target), cwd=inputs, preexec=preexec)
+    _check_refused(done, locked)
+
+
+def test_a_clip_decoded_to_frames_refuses_a_folder_it_may_not_write(inputs, locked):
+    preexec = unprivileged(locked, inputs / "crop.png")
+    done = nfc("decode", str(inputs / "clip.nff"), "--frames-dir", str(locked / "frames"), cwd=inputs, preexec=preexec)
     _check_refused(done, locked)
 
 

@@ -66,12 +66,12 @@ def test_a_1x1_image_encodes_and_decodes_to_its_pixel(tmp_path: Path, pixels: np
     assert np.array_equal(decoded_pixels(out).reshape(-1), pixels.reshape(-1))
 
 
-def _png(width: int, height: int) -> bytes:
+def _png(width: int, height: int, rows_written: int | None = None) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\0" + bytes(3 * width) for _ in range(height))
+    rows = b"".join(b"\0" + bytes(3 * width) for _ in range(height if rows_written is None else rows_written))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
@@ -80,6 +80,21 @@ def test_a_png_that_declares_no_pixels_is_refused(tmp_path: Path, width: int, he
     path = tmp_path / "empty.png"
     path.write_bytes(_png(width, height))
     assert_one_line_error(encode(path, *FAST)[0], ExitStatus.DATA_ERROR, "no pixels", f"{width} wide, {height} high")
+
+
+def test_a_png_too_large_to_encode_is_refused_from_its_header(tmp_path: Path):
+    # 10000 x 10000 (over 2^26 pixels), one row of data: refused from the IHDR, before any
+    # decoding (which would take 300 MB here, and fail on the missing rows)
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png(10000, 10000, rows_written=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="10000x10000 image is too large"):
+            read_image(path)
+        assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    finally:
+        tracemalloc.stop()
+    assert_one_line_error(encode(path, *FAST)[0], ExitStatus.DATA_ERROR, "too large", "split it into tiles")
 
 
 def test_a_tiff_of_no_pixels_is_refused(tmp_path: Path):
