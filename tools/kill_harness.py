@@ -300,6 +300,9 @@ class Batch(Scenario):
         ref = self.work / "reference"
         self.expected = {name: (ref / name).read_bytes() for name in visible(ref) if name.endswith(".nff")}
         self.report = without_timings(json.loads((ref / "report.json").read_text()))
+        # the CSV's rows and fields, and the summary's lines: what a cut file would lack
+        self.csv_shape = _csv_shape((ref / "report.csv").read_text())
+        self.summary_lines = len((ref / "summary.md").read_text().splitlines())
         return seconds
 
     def before_kill(self, index: int) -> None:
@@ -320,7 +323,14 @@ class Batch(Scenario):
                     raise HarnessError(f"{self.name}: report.json after a kill is not whole JSON") from None
                 if without_timings(report) != self.report:
                     raise HarnessError(f"{self.name}: report.json after a kill is not the complete report")
-            elif name not in ("report.csv", "summary.md"):
+            elif name == "report.csv":
+                if _csv_shape(path.read_text()) != self.csv_shape:
+                    raise HarnessError(f"{self.name}: report.csv after a kill is not the complete table")
+            elif name == "summary.md":
+                text = path.read_text()
+                if not text.endswith("\n") or len(text.splitlines()) != self.summary_lines:
+                    raise HarnessError(f"{self.name}: summary.md after a kill is not the complete summary")
+            else:
                 raise HarnessError(f"{self.name}: unexpected visible file after a kill: {name}")
 
     def check_complete(self) -> None:
@@ -329,6 +339,14 @@ class Batch(Scenario):
             raise HarnessError(f"{self.name}: the rerun's .nff files differ from an uninterrupted batch's")
         if without_timings(json.loads((self.out / "report.json").read_text())) != self.report:
             raise HarnessError(f"{self.name}: the rerun's report differs from an uninterrupted batch's")
+
+
+def _csv_shape(text: str) -> list[int]:
+    """Fields per row of a CSV table (a table cut short has fewer rows or a short last row)."""
+    import csv
+    import io
+
+    return [len(row) for row in csv.reader(io.StringIO(text))]
 
 
 def _complete_nff(path: Path) -> bool:
