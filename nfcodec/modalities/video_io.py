@@ -323,6 +323,9 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: flo
         if first is None:
             raise UsageError(f"no frames to write to {path}")
         height, width = first.shape[:2]
+        if codec == "libx264" and (width % 2 or height % 2):
+            raise UsageError(f"cannot write {path}: {how} needs even frame sides, the frames are {width}x{height} "
+                             "(--lossless writes RGB, or choose .y4m)")
         cmd = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "-",
                "-c:v", codec, "-pix_fmt", pix_fmt, *params, str(tmp)]
         pipe_frames_to_ffmpeg(cmd, itertools.chain([first], stream))

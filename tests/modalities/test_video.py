@@ -194,6 +194,16 @@ def test_an_output_ffmpeg_refuses_is_an_error_not_an_empty_file(tmp_path: Path):
     from nfcodec.modalities.video_io import write_frames
 
     out = tmp_path / "odd.mp4"
-    with pytest.raises(UsageError, match="ffmpeg wrote nothing"):
+    with pytest.raises(UsageError, match="needs even frame sides, the frames are 7x8"):
         write_frames(out, [np.zeros((8, 7, 3), np.uint8)] * 2, 30.0, {})  # libx264 needs even sides
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_ffmpeg_failing_is_its_last_words_not_an_exit_status_ignored(tmp_path: Path):
+    from nfcodec.errors import UsageError
+    from nfcodec.modalities.video_io import pipe_frames_to_ffmpeg
+
+    out = tmp_path / "x.mp4"
+    args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "8x8", "-i", "-", "-c:v", "no-such-encoder", str(out)]
+    with pytest.raises(UsageError, match=r"ffmpeg failed \(.*Encoder not found\)"):
+        pipe_frames_to_ffmpeg(args, [np.zeros((8, 8, 3), np.uint8)] * 2)
