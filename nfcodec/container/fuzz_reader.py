@@ -11,7 +11,7 @@ work budget, below), `transform_data`, `header_bytes_needed`. Any other exceptio
 invariant (an AssertionError), an input slower than --max-seconds or memory beyond
 --max-rss-mb is a finding: its bytes are written as hex under --findings and the process
 exits 1. Dependency-free (stdlib + the container's own dependencies); mutations are
-structure-aware (fuzz_mutators.py). `--engine atheris` runs the same target and mutator under
+structure-aware (the fuzz_mutators package). `--engine atheris` runs the same target and mutator under
 libFuzzer's coverage guidance (`atheris_fuzz`, which tools/fuzz_nff.py also uses for the
 whole decoder: the reader, the field, the modalities and rendering).
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import mmap
 import subprocess
 import sys
 import time
@@ -124,9 +125,12 @@ def test_the_target_reports_what_a_decoder_must_never_do(tool, attacks, monkeypa
         tool.guarded(slow, base, cpu_seconds=0.2)
 
     def large(data: bytes) -> str:
-        block = bytearray(96 << 20)
-        block[::4096] = b"\x01" * len(block[::4096])  # touch every page
-        return str(len(block))
+        # fresh pages from the kernel (a bytearray could reuse freed heap that is resident
+        # already in a long test process, and not raise the RSS at all)
+        with mmap.mmap(-1, 96 << 20) as block:
+            for offset in range(0, len(block), 4096):  # touch every page
+                block[offset] = 1
+            return str(len(block))
 
     with pytest.raises(tool.Finding, match="MiB"):
         tool.guarded(large, base, rss_mib=32)
