@@ -31,7 +31,8 @@ def test_a_mixed_folder_gives_one_report_with_the_junk_file_as_a_failure(mixed_f
         if row["status"] != "ok":
             continue
         # the report describes the file on disk: bytes, stages, quality of the last width
-        decoded = decode(out / row["output"], tmp_path / f"check{Path(name).suffix}", width=1)
+        decoded = decode(out / row["output"], tmp_path / f"check{Path(name).suffix}", width=1,
+                         options={"resolution": 24} if name.endswith(".obj") else {})  # a coarse mesh: the check is the file
         assert decoded.stages_total == len(row["stages"]) == 2
         assert (out / row["output"]).stat().st_size == row["bytes"] >= row["stages"][-1]["bytes"] > row["stages"][0]["bytes"]
         assert len(row["input_sha256"]) == 64 and row["options_key"] and row["transform"]

@@ -24,7 +24,7 @@ def base(tmp_path_factory) -> Path:
 # scenario, kills: one the instant a file appears in the output folder (for decode-clip, which
 # writes its output frame by frame, that one catches a writer that writes in place), the
 # others at stratified random moments of a run
-@pytest.mark.parametrize("name, kills", [("encode", 3), ("decode-clip", 2), ("url", 3), ("batch", 2)])
+@pytest.mark.parametrize("name, kills", [("encode", 2), ("decode-clip", 2), ("url", 2), ("batch", 2)])
 def test_kill_9_leaves_no_partial_output_and_a_rerun_completes(base, name, kills):
     scenario = kill_harness.SCENARIOS[name](name, base / name)
     try:
