@@ -10,7 +10,9 @@ import bench_support
 def test_sdf_growing(tmp_path: Path) -> None:
     bench = bench_support.load_benchmark("sdf_growing")
     out = tmp_path / "sg.json"
-    bench.main(["--steps", "2", "--siren-steps", "1", "--siren-widths", "4,8,12", "--siren-batch-size", "512", "--out", str(out)])
+    # grid steps enough for a surface near the mesh: a garbage surface makes the Chamfer KD-tree
+    # queries 10x slower (their nearest points lie far away)
+    bench.main(["--steps", "20", "--siren-steps", "1", "--siren-widths", "4,8,12", "--siren-batch-size", "512", "--out", str(out)])
     results = json.loads(out.read_text())["results"]
     assert [(r["mesh"], r["arch"]) for r in results] == [("bunny_6k", "grid"), ("bunny_6k", "siren")]
     for r in results:
@@ -21,7 +23,7 @@ def test_sdf_growing(tmp_path: Path) -> None:
 def test_sdf_vs_draco(tmp_path: Path) -> None:
     bench = bench_support.load_benchmark("sdf_vs_draco")
     out = tmp_path / "sd.json"
-    bench.main(["--steps", "2", "--stages", "2", "--resolution", "32", "--decode-resolutions", "24", "--out", str(out)])
+    bench.main(["--steps", "20", "--stages", "2", "--resolution", "32", "--decode-resolutions", "24", "--out", str(out)])
     (entry,) = json.loads(out.read_text())["results"]
     assert [d["bits"] for d in entry["draco"]] == list(bench.DRACO_BITS)
     # more quantisation bits: more bytes, never a worse Chamfer beyond sampling noise
