@@ -296,7 +296,7 @@ def _scenarios(carphone_frame: Path, kodak_crop: Path) -> dict[str, list[str]]:
         "clip, search": [str(SAMPLES / "carphone_24f.mp4"), "--frames", "0:4", "--steps", "12", "--stages", "2", "--lr", "0.01",
                          "--dtype", "f32"],
         "shape": [str(SAMPLES / "bunny_6k.obj"), "--steps", "40", "--stages", "1", "--dtype", "f32", "--batch-size", "32768"],
-        "bpp goal": [str(kodak_crop), "--bpp", "1", "--steps", "20", "--stages", "2"],
+        "bpp goal": [str(kodak_crop), "--bpp", "1", "--steps", "8", "--stages", "2"],
         # SIREN trains with torch's own linear (no fixed-order kernel: its SDF loss differentiates
         # twice); float32 GEMMs split over rows and columns, not over the batch, here
         "siren image": [str(kodak_crop), "--arch", "siren", "--steps", "30", "--stages", "2", "--dtype", "f32",

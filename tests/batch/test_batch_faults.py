@@ -92,6 +92,9 @@ def test_a_worker_that_dies_fails_only_its_input(tmp_path: Path, sample_pixels: 
     try:
         _wait_until(lambda: _workers(batch.pid), 60, "a worker")
         (worker,) = _workers(batch.pid)
+        # past its start (the coordinator sends the first job right after starting it: a worker
+        # killed before that is replaced without failing anything), still importing its libraries
+        _wait_until(lambda: sum(worker.cpu_times()[:2]) >= 0.5, 60, "a worker at work")
         worker.kill()  # as the out-of-memory killer would
         _, stderr = batch.communicate(timeout=180)
     finally:

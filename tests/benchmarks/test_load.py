@@ -1,5 +1,5 @@
 """benchmarks/load.py at a small size: 32 remote decodes at once over loopback, twice, and a
-batch of 40 files: nothing wrong or lost, memory flat across the waves."""
+batch of 20 files: nothing wrong or lost, memory flat across the waves."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from bench_support import load_benchmark
 
 def test_concurrent_remote_decodes_and_a_batch_lose_nothing(tmp_path: Path):
     bench = load_benchmark("load")
-    result = bench.main(["--concurrent", "32", "--waves", "3", "--served", "2", "--files", "40", "--steps", "2",
+    result = bench.main(["--concurrent", "32", "--waves", "3", "--served", "2", "--files", "20", "--steps", "2",
                          "--out", str(tmp_path / "load.json")])
     remote = result["remote"]
     assert remote["decodes"] == 96 and remote["wrong"] == 0 and remote["errors"] == []
