@@ -1,14 +1,14 @@
-"""Determinism (issue 16): the same input, options and seed give the same bytes, on 1 or 2
-threads and run after run.
+"""Determinism (issue 16): the same input, options and seed give the same bytes on 1 or 2
+threads (run after run at one thread count: tests/test_codec.py, tests/modalities/test_shape.py).
 
 Two kinds of checks. The protections one by one, each computed in a subprocess at 1 and at 2
 threads on inputs where the plain torch computation gives other bits at the two counts (a
 canary asserts that too, so each check is known to fail without its protection): sums to one
 value (`train.loop.fixed_order_sum`: the MSE's value, the quantiser's scale and bits) and the
 MLP's weight gradient (`fields.mlp_kernels`: oneDNN's bf16 GEMM splits the sum over the batch
-by thread count). Then whole encodes through the CLI (`--threads 1`, `--threads 2`, and
-`--threads 2` again): an image with the default transform search, a clip with the search, a
-shape and a `--bpp` goal. The image, clip and shape store f32 tensors (q8 / f16 storage would
+by thread count). Then whole encodes through the CLI (`--threads 1` and `--threads 2`): an
+image with the default transform search, a clip with the search, a shape, a `--bpp` goal and a
+SIREN image. The image, clip and shape store f32 tensors (q8 / f16 storage would
 round small differences away) with enough steps that, with the weight-gradient kernel replaced
 by torch's linear, their 1- and 2-thread files differ (checked by hand when this was written);
 the goal file's codes are coarse, its protections are the unit checks.
@@ -304,8 +304,9 @@ def _scenarios(carphone_frame: Path, kodak_crop: Path) -> dict[str, list[str]]:
     }
 
 
-# run after run: the shape once more at 2 threads (the cheapest); every scenario at 1 and 2 threads
-RUNS = {"shape": (1, 2, 2)}
+# every scenario at 1 and 2 threads (run after run at one thread count: tests/test_codec.py and
+# tests/modalities/test_shape.py encode twice in one process)
+RUNS: dict[str, tuple[int, ...]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +330,7 @@ def encoded(tmp_path_factory, carphone_frame: Path, kodak_crop: Path) -> dict[st
 
 
 @pytest.mark.parametrize("name", ["image, default search", "clip, search", "shape", "bpp goal", "siren image"])
-def test_the_same_bytes_at_1_and_2_threads_and_run_after_run(encoded, name: str):
+def test_the_same_bytes_at_1_and_2_threads(encoded, name: str):
     runs = encoded[name]
     digests = [(threads, hashlib.sha256(data).hexdigest()[:16]) for threads, data in runs]
     assert len({d for _, d in digests}) == 1, digests
