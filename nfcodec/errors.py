@@ -78,3 +78,11 @@ class InvalidPayload(NffError):
 
 class UnknownCodecId(NffError):
     """The header names a field architecture, transform or modality this decoder lacks."""
+
+
+def last_words(output: bytes | str | None, default: str = "no message") -> str:
+    """A tool's last non-empty line of error output (at most 200 characters), for a one-line
+    error; `default` when it said nothing."""
+    text = output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else default

@@ -51,7 +51,7 @@ def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     it is none of `inputs` (the same file by any name: a symbolic or hard link included), since
     replacing an input with its own encoding destroys it. An existing output is replaced."""
     target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
+    parent = target.parent  # Path("x").parent is Path(".")
     if not parent.is_dir():
         raise UsageError(f"output folder does not exist: {parent}")
     if target.is_dir():
@@ -126,7 +126,7 @@ def _locked_temporary(target: Path) -> tuple[int, Path]:
     """A new temporary beside `target`, open and locked (the lock, held until the rename,
     marks it live). Between its creation and the lock, another writer of the same target may
     take it for a killed one's and remove it: then try again."""
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = target.parent
     for _ in range(8):
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=folder)
         try:
@@ -157,7 +157,7 @@ def remove_stale_temporaries(target: str | os.PathLike) -> int:
     """Delete the temporaries of `target` that no live process holds (a writer killed with
     SIGKILL leaves its temporary behind; the kernel drops its lock). Returns how many."""
     target = Path(target)
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = target.parent
     pattern = _temporary_pattern(target)
     removed = 0
     try:

@@ -107,13 +107,6 @@ def ffmpeg_missing(encoder: str) -> str | None:
     return None
 
 
-def last_words(stderr: bytes | str | None) -> str:
-    """A tool's last non-empty line of error output, for a one-line error."""
-    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else "no message"
-
-
 # ---- the registry ---------------------------------------------------------------------------
 
 # the codec modules subclass Baseline above, so they are imported after it

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from . import Baseline, BaselinePoint, ffmpeg_exe, ffmpeg_missing, last_words
+from ..errors import last_words
+from . import Baseline, BaselinePoint, ffmpeg_exe, ffmpeg_missing
 
 QUALITIES = (10, 25, 50, 75, 90, 95)  # Pillow's quality, worst first
 DISTANCES = (8.0, 4.0, 2.0, 1.0, 0.5, 0.25)  # JPEG XL's butteraugli distance, worst first

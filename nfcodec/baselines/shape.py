@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from . import Baseline, BaselinePoint, last_words
+from ..errors import last_words
+from . import Baseline, BaselinePoint
 
 BITS = (8, 10, 11, 12, 14)  # quantisation bits, worst first
 

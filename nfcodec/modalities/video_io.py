@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, UsageError, last_words
 from ..fsutil import WriteError, atomic_write, check_writable_folder, write_error
 
 # Jockey_1920x1080_120fps_420_8bit_YUV.yuv: the UVG naming (size, rate, 4:2:0, 8 bits)
@@ -244,10 +244,10 @@ def iso_truncation(path: Path) -> tuple[int, int] | None:
     """(file bytes, bytes its top-level boxes declare) when an ISO media file (one that starts
     with an `ftyp` box: MP4, MOV, M4V) ends inside a box, else None (also for other files)."""
     try:
-        if not is_iso_media(path):
-            return None
-        size = path.stat().st_size
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if fh.read(ISO_HEADER)[4:8] != b"ftyp":  # not ISO media
+                return None
             offset = 0
             while offset + ISO_HEADER <= size:
                 fh.seek(offset)
@@ -365,15 +365,14 @@ def pipe_frames_to_ffmpeg(arguments: list[str], frames: Iterable[np.ndarray]) ->
         raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
     if "No space left on device" in words:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    lines = [line.strip() for line in words.splitlines() if line.strip()]
-    raise UsageError(f"ffmpeg failed ({lines[-1][:200] if lines else f'exit status {status}'})")
+    raise UsageError(f"ffmpeg failed ({last_words(words, f'exit status {status}')})")
 
 
 def check_frames_dir(folder: Path) -> Path:
     """--frames-dir FOLDER, checked before any work: new or empty, in a folder we may write."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UsageError(f"--frames-dir {folder} exists and is not an empty folder")
-    parent = folder.parent if str(folder.parent) else Path(".")
+    parent = folder.parent  # Path("x").parent is Path(".")
     if not parent.is_dir():
         raise UsageError(f"output folder does not exist: {parent}")
     check_writable_folder(parent)
