@@ -71,6 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "formats" / "fuzz-corpus"
 CASE_CPU_SECONDS = 1.0
 CASE_RSS_MIB = 512
+CUT_RETRY_SECONDS = 0.02  # CPU time before a cut deferred by an import or a compile is tried again
 RENDER_BUDGET = 1 << 25  # field multiply-adds per rendered width
 RENDER_POINTS = 1 << 16  # and samples (a tiny field still costs about a microsecond per sample)
 SHAPE_RESOLUTION = 12
@@ -270,7 +271,24 @@ def _reset_peak() -> bool:
         return False
 
 
+def _in_import_or_compile(frame: Any) -> bool:
+    """Whether the interrupted code is importing a module or compiling a numba kernel: an
+    exception raised there leaves the process broken for every later case (a half-imported
+    module, an LLVM library without its object code), so the cut must wait for it to end."""
+    compiler_lock = sys.modules.get("numba.core.compiler_lock")
+    if compiler_lock is not None and compiler_lock.global_compiler_lock.is_locked():
+        return True
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_sigprof(signum: int, frame: Any) -> None:
+    if _in_import_or_compile(frame):
+        signal.setitimer(signal.ITIMER_PROF, CUT_RETRY_SECONDS)
+        return
     raise _CpuTimeout()
 
 

@@ -116,9 +116,7 @@ def test_the_target_reports_what_a_decoder_must_never_do(tool, attacks, monkeypa
         tool.run_case(base)
 
     def slow(data: bytes) -> str:
-        end = time.process_time() + 2
-        while time.process_time() < end:
-            pass
+        spin(2)
         return ""
 
     with pytest.raises(tool.Finding, match="CPU time"):
@@ -134,6 +132,46 @@ def test_the_target_reports_what_a_decoder_must_never_do(tool, attacks, monkeypa
 
     with pytest.raises(tool.Finding, match="MiB"):
         tool.guarded(large, base, rss_mib=32)
+
+
+def spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_the_cpu_cut_waits_for_a_compile_or_an_import_to_end(tool, tmp_path, monkeypatch):
+    """A cut inside numba's compiler or an import would break the process for every later case
+    (seen: a worker crash in CI, `numba.core` missing after a cut import): it waits for them."""
+    from numba.core.compiler_lock import global_compiler_lock
+
+    finished = []
+
+    def compiling(data: bytes) -> str:
+        with global_compiler_lock:
+            spin(0.3)
+            finished.append("compile")
+        spin(2)
+        return ""
+
+    with pytest.raises(tool.Finding, match="CPU time"):
+        tool.guarded(compiling, b"", cpu_seconds=0.05)
+    assert finished == ["compile"]
+
+    (tmp_path / "slow_to_import.py").write_text(
+        "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end:\n    pass\nDONE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_to_import", raising=False)
+
+    def importing(data: bytes) -> str:
+        import slow_to_import  # noqa: F401 -- the import itself is the slow part
+
+        spin(2)
+        return ""
+
+    with pytest.raises(tool.Finding, match="CPU time"):
+        tool.guarded(importing, b"", cpu_seconds=0.05)
+    assert sys.modules["slow_to_import"].DONE
 
 
 def test_an_error_message_must_be_one_line(tool):
