@@ -41,7 +41,7 @@ import torch
 from nfcodec.fields.siren import siren_field, dense_params, progressive_params
 from nfcodec.metrics import psnr
 from nfcodec.modalities.image import pixel_coords, read_image
-from nfcodec.train import InMemorySampler, TrainConfig, cosine_factor, fit_progressive, optimise, predict
+from nfcodec.train import Adam, InMemorySampler, TrainConfig, cosine_factor, fit_progressive, optimise, predict
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
@@ -146,7 +146,7 @@ def run_slimmable(coords, values, reference, size, config, init_bias):
     field.load_state_dict(full.state_dict())
     if init_bias is not None:
         field.set_output_bias(init_bias)
-    optimiser = torch.optim.Adam(field.parameters(), lr=config.lr)
+    optimiser = Adam(field.parameters(), lr=config.lr)
     stages = range(1, len(INDIVIDUAL_WIDTHS) + 1)
 
     def every_width(model, batch, _stage):

@@ -50,7 +50,7 @@ from nfcodec.fields.grid_layout import GridConfig  # noqa: E402
 from nfcodec.fields.siren import siren_field  # noqa: E402
 from nfcodec.metrics import psnr_from_mse  # noqa: E402
 from nfcodec.modalities.image import pixel_coords, read_image  # noqa: E402
-from nfcodec.train import autocast_dtype  # noqa: E402
+from nfcodec.train import Adam, autocast_dtype  # noqa: E402
 from nfcodec.transforms import fit_transform  # noqa: E402
 
 ALL_IMAGES = [f"kodim{i:02d}" for i in range(1, 25)]
@@ -92,7 +92,7 @@ def steps_to_target(kind: str, values: np.ndarray, preset: str, lr: float, targe
     field, adam = make_field(kind, side)
     field.grow(1, torch.Generator().manual_seed(seed))
     field.set_output_bias(target_t.mean(dim=0))
-    optimiser = torch.optim.Adam(field.trainable_parameters(1), lr=lr, **adam)
+    optimiser = Adam(field.trainable_parameters(1), lr=lr, **adam)
     amp = autocast_dtype(field, coords.device, "auto")
     for step in range(cap + 1):
         optimiser.zero_grad(set_to_none=False)

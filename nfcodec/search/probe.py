@@ -16,7 +16,7 @@ import torch
 
 from ..fields.base import Lattice
 from ..metrics import psnr
-from ..train import InMemorySampler, make_optimiser, optimise, predict_lattice
+from ..train import Adam, InMemorySampler, make_optimiser, optimise, predict_lattice
 from ..transforms import Transform, fit_transform
 
 
@@ -52,7 +52,7 @@ class Arm:
     lr: float
     transform: Transform
     field: Any
-    optimiser: torch.optim.Optimizer
+    optimiser: Adam
     target: torch.Tensor  # trained-domain values [h * w, C]
     steps: int = 0
     seconds: float = 0.0

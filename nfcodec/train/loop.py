@@ -19,6 +19,7 @@ import torch
 from ..fields.base import Lattice, ProgressiveField
 from ..metrics import psnr_from_mse
 from ..progress import SILENT, Progress
+from .adam import Adam
 from .samplers import Batch, Sampler
 
 
@@ -111,14 +112,14 @@ def cosine_factor(step: int, steps: int, final_fraction: float) -> float:
     return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def make_optimiser(field: ProgressiveField, params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+def make_optimiser(field: ProgressiveField, params: list[torch.nn.Parameter], lr: float) -> Adam:
     """Adam with the field's own betas and eps (a SIREN and a grid want different ones)."""
-    return torch.optim.Adam(params, lr=lr, betas=getattr(field, "adam_betas", (0.9, 0.999)), eps=getattr(field, "adam_eps", 1e-8))
+    return Adam(params, lr=lr, betas=getattr(field, "adam_betas", (0.9, 0.999)), eps=getattr(field, "adam_eps", 1e-8))
 
 
 def optimise(
     field: ProgressiveField,
-    optimiser: torch.optim.Optimizer,
+    optimiser: Adam,
     sampler: Sampler,
     stage: int,
     generator: torch.Generator,
