@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,9 +22,7 @@ def test_bd_rate_of_a_curve_needing_twice_the_bits_is_plus_100_percent() -> None
 
 def test_rd_kodak_runs_every_codec_and_ours(tmp_path: Path, monkeypatch) -> None:
     bench = bench_support.load_benchmark("rd_kodak")
-    data = tmp_path / "kodak"
-    data.mkdir()
-    shutil.copy(bench_support.SAMPLE, data / "kodim23.png")
+    data = bench_support.sample_data_dir(tmp_path)
     monkeypatch.setattr(bench, "RATES", (0.5, 1.0))
     monkeypatch.setattr(bench, "PROGRESSIVE", (1.0, 2))
     out = tmp_path / "rd.json"
