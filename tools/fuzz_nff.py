@@ -295,7 +295,8 @@ def _on_sigprof(signum: int, frame: Any) -> None:
 def guarded(target: Callable[[bytes], str], data: bytes, cpu_seconds: float = CASE_CPU_SECONDS,
             rss_mib: int = CASE_RSS_MIB) -> tuple[str, float, float]:
     """(label, CPU seconds, peak RSS above the starting RSS in MiB) of one case; Finding if it
-    runs past `cpu_seconds` of CPU time or past `rss_mib`."""
+    runs past `cpu_seconds` of CPU time (cut by SIGPROF; a cut that lands in an import or a
+    numba compile waits for it to end) or past `rss_mib`."""
     signal.signal(signal.SIGPROF, _on_sigprof)
     exact = _reset_peak()
     before = (_status_kib("VmRSS") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) or 0

@@ -105,8 +105,10 @@ def weight_grad(g: np.ndarray, x: np.ndarray, g_cols: tuple[int, int] | None = N
         raise ValueError(f"{g.shape[0]} gradient rows for {x.shape[0]} input rows")
     if g.dtype != x.dtype or g.dtype not in (np.int16, np.float32):
         raise TypeError(f"weight_grad takes two float32 or two bf16 (int16) arrays, got {g.dtype} and {x.dtype}")
-    g = g[:, slice(*g_cols)] if g_cols else g
-    x = x[:, slice(*x_cols)] if x_cols else x
+    # column ranges copied out whole: a strided view would compile a second variant of the
+    # kernel (8 s on first use), for a copy that costs 1/M of the product
+    g = np.ascontiguousarray(g[:, slice(*g_cols)]) if g_cols else g
+    x = np.ascontiguousarray(x[:, slice(*x_cols)]) if x_cols else x
     if x.shape[1] < g.shape[1]:
         return np.ascontiguousarray(_weight_grad(x, g).T)
     return _weight_grad(g, x)
